@@ -1,0 +1,283 @@
+"""Command line: argument parsing and wiring; the work itself lives in the pipeline's modules.
+
+Exit codes: 0 done (also when some sources failed: they are reported), 1 a fatal runtime error
+(e.g. the state database cannot be opened), 2 invalid usage or config, with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from syndicator import __version__
+from syndicator.clean import clean_entry, load_rules
+from syndicator.clean.explain import explain_entries
+from syndicator.config import Config, load_config
+from syndicator.errors import ConfigError, FetchError, QueryError, SyndicatorError
+from syndicator.fetch import Limits, fetch, fetch_file, make_client
+from syndicator.match import compile_topics, explain_match, parse_query
+from syndicator.model import Fetched, Validators
+from syndicator.parse import parse_feed
+from syndicator.pipeline import CycleReport, Pipeline
+from syndicator.schedule import Daemon
+from syndicator.serve import FeedServer, SourceStatus, Status
+from syndicator.store import SQLiteStore
+
+log = logging.getLogger("syndicator")
+
+SHUTDOWN_GRACE = 8.0  # seconds an in-flight poll may take to finish after SIGTERM
+
+EXAMPLES = {
+    "run": "examples:\n  syndicator run --once\n"
+    "  syndicator run --config /etc/syndicator/config.toml",
+    "clean": "examples:\n  syndicator clean feed.xml --explain\n"
+    "  syndicator clean https://example.org/feed.rss",
+    "match": "examples:\n  syndicator match 'NATO OR \"North Atlantic Treaty\"' article.txt\n"
+    "  echo 'NATO-Gipfel in Vilnius' | syndicator match NATO -",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syndicator",
+        description="Poll news feeds, clean them, match topics, publish Atom feeds, alert once.",
+        epilog="example:\n  syndicator run --once",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"syndicator {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much to log to stderr (default INFO)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = _sub(sub, "run", "poll, clean, match, publish and alert; a daemon until SIGTERM")
+    run.add_argument("--config", default="config.toml", help="config file (default ./config.toml)")
+    run.add_argument("--once", action="store_true", help="one poll of every source, then exit")
+
+    clean = _sub(sub, "clean", "print the cleaned text of each entry of a feed file or URL")
+    clean.add_argument("feed", help="a feed file or an http(s) URL")
+    clean.add_argument("--explain", action="store_true", help="list every removal and its rule")
+    clean.add_argument("--config", default=None, help="use this config's extra cleaning rules")
+
+    match = _sub(sub, "match", "show whether a text matches a topic query, and where")
+    match.add_argument("query", help="a topic query, e.g. 'NATO OR OTAN'")
+    match.add_argument("file", nargs="?", default="-", help="a text file, or - for stdin")
+    return parser
+
+
+def _sub(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog=EXAMPLES[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "run":
+            return _run(Path(args.config), args.once)
+        if args.command == "clean":
+            return _clean(args.feed, args.explain, args.config)
+        if args.command == "match":
+            return _match(args.query, args.file)
+    except ConfigError as exc:
+        print(f"syndicator: invalid config: {exc}", file=sys.stderr)
+        return 2
+    except QueryError as exc:
+        print(f"syndicator: invalid query: {exc}", file=sys.stderr)
+        return 2
+    except SyndicatorError as exc:
+        print(f"syndicator: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _load(path: Path) -> Config:
+    config = load_config(path)
+    try:
+        compile_topics(config.topics)  # a malformed query is a config error, reported at load
+    except QueryError as exc:
+        index = next((i for i, t in enumerate(config.topics) if f"'{t.name}'" in str(exc)), None)
+        key = f"topics[{index}].query" if index is not None else "topics"
+        raise ConfigError(key, str(exc)) from exc
+    return config
+
+
+def _run(path: Path, once: bool) -> int:
+    config = _load(path)
+    store = SQLiteStore(config.state)
+    try:
+        pipeline = Pipeline(config, store)
+        if once:
+            report = pipeline.run_cycle(once=True)
+            _summary(config, report)
+            return 0
+        return _daemon(path, pipeline)
+    finally:
+        store.close()
+
+
+def _summary(config: Config, report: CycleReport) -> None:
+    ok = report.polled - len(report.failed)
+    log.info(
+        "polled %d sources: %d ok (%d not modified), %d failed, %d held back; "
+        "%d new or changed entries; %d alerts sent; feeds in %s",
+        report.polled,
+        ok,
+        report.not_modified,
+        len(report.failed),
+        report.held,
+        report.new_entries,
+        report.alerts_sent,
+        config.output_dir,
+    )
+    for name, reason in sorted(report.failed.items()):
+        log.warning("failed source %s: %s", name, reason)
+
+
+def _daemon(path: Path, pipeline: Pipeline) -> int:
+    state = {"pipeline": pipeline}
+    reload_requested = threading.Event()
+    idle = threading.Event()
+    idle.set()
+    config = pipeline.config
+    server = None
+    if config.server is not None:
+        config.output_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            server = FeedServer(config.output_dir, config.server.host, config.server.port)
+        except OSError as exc:
+            raise ConfigError(
+                "server.listen",
+                f"cannot listen on {config.server.host}:{config.server.port}: {exc.strerror}",
+            ) from exc
+        server.start()
+
+    def cycle() -> float:
+        idle.clear()
+        try:
+            current = state["pipeline"]
+            if reload_requested.is_set():
+                reload_requested.clear()
+                try:
+                    current = Pipeline(_load(path), current.store)
+                    state["pipeline"] = current
+                    log.info("config reloaded from %s", path)
+                except SyndicatorError as exc:
+                    log.error("config reload failed, keeping the old one: %s", exc)
+            report = current.run_cycle()
+            _summary(current.config, report)
+            if server is not None:
+                server.status = _status(current)
+            return current.next_wake()
+        finally:
+            idle.set()
+
+    daemon = Daemon(cycle)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        daemon.stop()
+
+    def hup(signum: int, frame: FrameType | None) -> None:
+        reload_requested.set()
+        daemon.wake_now()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, hup)
+    if server is not None:
+        server.status = _status(pipeline)
+    daemon.run_until_stopped()
+    if server is not None:
+        server.stop()
+    if not idle.wait(SHUTDOWN_GRACE):
+        # Each source's poll is one transaction: abandoning it loses nothing, it is redone.
+        log.warning("abandoning the poll in flight after %.0fs; it will be redone", SHUTDOWN_GRACE)
+        logging.shutdown()
+        os._exit(0)
+    log.info("stopped")
+    return 0
+
+
+def _status(pipeline: Pipeline) -> Status:
+    states = pipeline.store.source_states()
+    pending, sent = (
+        pipeline.store.outbox_counts() if isinstance(pipeline.store, SQLiteStore) else (0, 0)
+    )
+    return Status(
+        topics=tuple((t.name, t.query) for t in pipeline.config.topics),
+        sources=tuple(
+            SourceStatus(s.name, s.url, states.get(s.name)) for s in pipeline.config.sources
+        ),
+        alerts_pending=pending,
+        alerts_sent=sent,
+        updated=time.time(),
+    )
+
+
+def _clean(feed: str, explain: bool, config_path: str | None) -> int:
+    drop: tuple[str, ...] = ()
+    selectors: tuple[str, ...] = ()
+    if config_path:
+        config = load_config(config_path)
+        drop, selectors = config.drop, config.drop_selectors
+    try:
+        rules = load_rules(drop=drop, drop_selectors=selectors)
+    except ValueError as exc:
+        raise ConfigError("clean.drop", str(exc)) from exc
+    limits = Limits()
+    if feed.startswith(("http://", "https://")):
+
+        async def get() -> Fetched:
+            async with make_client(limits) as client:
+                return await fetch(client, feed, Validators(), limits)
+
+        try:
+            fetched = asyncio.run(get())
+        except FetchError as exc:
+            print(f"syndicator: {feed}: {exc.reason}", file=sys.stderr)
+            return 1
+    else:
+        try:
+            fetched = fetch_file(str(Path(feed).resolve()), Validators(), limits)
+        except FetchError as exc:
+            print(f"syndicator: {feed}: {exc.reason}", file=sys.stderr)
+            return 1
+    parsed = parse_feed(fetched.body, fetched.url, fetched.headers)
+    pairs = [(e, clean_entry(e, rules)) for e in parsed.entries]
+    sys.stdout.write(explain_entries(parsed.title, pairs, explain))
+    return 0
+
+
+def _match(query: str, file: str) -> int:
+    parse_query(query)
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    report = explain_match(query, text)
+    sys.stdout.write(report if report.endswith("\n") else report + "\n")
+    return 0 if report.startswith("MATCH") else 1

@@ -1,0 +1,457 @@
+"""config.toml → frozen, typed settings, parsed once at start-up.
+
+Every error names the key that is wrong (`sources[2].interval: …`), because the user's only
+tool for fixing it is their editor. Relative paths are relative to the config file, so the
+daemon behaves the same whatever directory systemd or cron starts it from.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from syndicator.errors import ConfigError
+from syndicator.model import Topic
+
+T = TypeVar("T")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 10**6,
+    "mib": 2**20,
+    "gb": 10**9,
+    "gib": 2**30,
+}
+# Names become file names and URL paths (`/<topic>.atom`), so they stay in a safe alphabet.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_RESERVED = {"all", "index", "healthz", "status"}
+
+ALERT_TYPES = ("console", "email")
+SECURITY = ("none", "starttls", "tls")
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    timeout: float = 30.0  # total deadline for one fetch, body included
+    connect_timeout: float = 10.0
+    max_bytes: int = 10 * 2**20
+    max_redirects: int = 5
+    concurrency: int = 16
+    per_host: int = 2
+    user_agent: str = ""  # empty: the built-in one naming the project
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    url: str  # http(s) URL, or an absolute local path for a bundled file source
+    interval: float
+    drop: tuple[str, ...] = ()
+    drop_selectors: tuple[str, ...] = ()
+    max_bytes: int | None = None
+    timeout: float | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return not self.url.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class ConsoleAlert:
+    name: str
+    topics: tuple[str, ...] | None  # None: every topic
+
+
+@dataclass(frozen=True)
+class EmailAlert:
+    name: str
+    topics: tuple[str, ...] | None
+    host: str
+    port: int
+    security: str
+    sender: str
+    to: tuple[str, ...]
+    username: str | None = None
+    password_env: str = "SYNDICATOR_SMTP_PASSWORD"
+    password_file: Path | None = None
+    timeout: float = 30.0
+
+
+AlertChannel = ConsoleAlert | EmailAlert
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    base_url: str  # how readers reach the server; used for the feeds' self links
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    state: Path
+    output_dir: Path
+    interval: float
+    max_entries: int
+    fetch: FetchSettings
+    server: ServerSettings | None
+    drop: tuple[str, ...]
+    drop_selectors: tuple[str, ...]
+    sources: tuple[Source, ...]
+    topics: tuple[Topic, ...]
+    alerts: tuple[AlertChannel, ...] = field(default=())
+
+    @property
+    def base_url(self) -> str:
+        if self.server is not None:
+            return self.server.base_url
+        return self.output_dir.resolve().as_uri() + "/"
+
+
+def parse_duration(value: object, key: str) -> float:
+    """ "90s", "15m", "2h", "1d" or a number of seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(key, f"expected a duration like '15m', got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ConfigError(key, f"expected a duration like '90s', '15m' or '2h', got {value!r}")
+    if seconds <= 0:
+        raise ConfigError(key, f"must be positive, got {value!r}")
+    return seconds
+
+
+def parse_size(value: object, key: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(key, f"expected a size like '10MiB', got {value!r}")
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str) and (m := _SIZE.match(value)):
+        size = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    else:
+        raise ConfigError(key, f"expected a size like '10MiB' or a number of bytes, got {value!r}")
+    if size <= 0:
+        raise ConfigError(key, f"must be positive, got {value!r}")
+    return size
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the config file. Raises ConfigError naming the offending key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("", f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError("", f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"{path} is not UTF-8: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"{path} is not valid TOML: {exc}") from exc
+    return parse_config(raw, path.resolve())
+
+
+def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
+    base = path.parent
+    _known(raw, "", {"syndicator", "server", "fetch", "clean", "sources", "topics", "alerts"})
+    main = _table(raw, "syndicator")
+    _known(main, "syndicator", {"state", "output_dir", "interval", "max_entries", "base_url"})
+    interval = parse_duration(main.get("interval", "15m"), "syndicator.interval")
+    max_entries = _get(main, "syndicator.max_entries", "max_entries", int, 100)
+    if max_entries < 1:
+        raise ConfigError("syndicator.max_entries", "must be at least 1")
+
+    fetch = _fetch(_table(raw, "fetch"))
+    server = _server(raw, main)
+    clean = _table(raw, "clean")
+    _known(clean, "clean", {"drop", "drop_selectors"})
+
+    sources = tuple(
+        _source(item, f"sources[{i}]", base, interval)
+        for i, item in enumerate(_array(raw, "sources"))
+    )
+    _unique((s.name for s in sources), "sources", "source")
+    topics = tuple(_topic(item, f"topics[{i}]") for i, item in enumerate(_array(raw, "topics")))
+    _unique((t.name for t in topics), "topics", "topic")
+    topic_names = {t.name for t in topics}
+    alerts = _alerts(_array(raw, "alerts"), topic_names)
+
+    return Config(
+        path=path,
+        state=_path(main.get("state", "state/syndicator.sqlite"), "syndicator.state", base),
+        output_dir=_path(main.get("output_dir", "feeds"), "syndicator.output_dir", base),
+        interval=interval,
+        max_entries=max_entries,
+        fetch=fetch,
+        server=server,
+        drop=_strings(clean, "clean.drop", "drop"),
+        drop_selectors=_strings(clean, "clean.drop_selectors", "drop_selectors"),
+        sources=sources,
+        topics=topics,
+        alerts=alerts,
+    )
+
+
+def _fetch(table: Mapping[str, Any]) -> FetchSettings:
+    _known(
+        table,
+        "fetch",
+        {
+            "timeout",
+            "connect_timeout",
+            "max_bytes",
+            "max_redirects",
+            "concurrency",
+            "per_host",
+            "user_agent",
+        },
+    )
+    d = FetchSettings()
+    settings = FetchSettings(
+        timeout=parse_duration(table.get("timeout", d.timeout), "fetch.timeout"),
+        connect_timeout=parse_duration(
+            table.get("connect_timeout", d.connect_timeout), "fetch.connect_timeout"
+        ),
+        max_bytes=parse_size(table.get("max_bytes", d.max_bytes), "fetch.max_bytes"),
+        max_redirects=_get(table, "fetch.max_redirects", "max_redirects", int, d.max_redirects),
+        concurrency=_get(table, "fetch.concurrency", "concurrency", int, d.concurrency),
+        per_host=_get(table, "fetch.per_host", "per_host", int, d.per_host),
+        user_agent=_get(table, "fetch.user_agent", "user_agent", str, d.user_agent),
+    )
+    for key in ("concurrency", "per_host"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"fetch.{key}", "must be at least 1")
+    if settings.max_redirects < 0:
+        raise ConfigError("fetch.max_redirects", "must not be negative")
+    return settings
+
+
+def _server(raw: Mapping[str, Any], main: Mapping[str, Any]) -> ServerSettings | None:
+    if "server" not in raw:
+        return None
+    table = _table(raw, "server")
+    _known(table, "server", {"listen", "base_url", "enabled"})
+    if not _get(table, "server.enabled", "enabled", bool, True):
+        return None
+    listen = _get(table, "server.listen", "listen", str, "127.0.0.1:8080")
+    host, sep, port_text = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError("server.listen", f"expected 'host:port', got {listen!r}")
+    port = int(port_text)
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        shown = "127.0.0.1"
+    base_url = table.get("base_url", main.get("base_url", f"http://{shown}:{port}/"))
+    if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ("http", "https"):
+        raise ConfigError("server.base_url", f"expected an http(s) URL, got {base_url!r}")
+    return ServerSettings(host=host, port=port, base_url=base_url.rstrip("/") + "/")
+
+
+def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
+    if not isinstance(item, Mapping):
+        raise ConfigError(key, "expected a table ([[sources]])")
+    _known(item, key, {"name", "url", "interval", "drop", "drop_selectors", "max_bytes", "timeout"})
+    name = _name(item, key)
+    url = _require(item, key, "url", str).strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("http", "https"):
+        if not urlsplit(url).netloc:
+            raise ConfigError(f"{key}.url", f"URL has no host: {url!r}")
+    elif scheme == "file" or not scheme:
+        # A bundled or local feed file; `file:relative/path` and bare paths are config-relative.
+        local = urlsplit(url).path if url.startswith("file://") else url.removeprefix("file:")
+        url = str((base / local).resolve())
+    else:
+        raise ConfigError(
+            f"{key}.url", f"unsupported URL scheme {scheme!r} (use http, https or a file path)"
+        )
+    interval = (
+        parse_duration(item["interval"], f"{key}.interval")
+        if "interval" in item
+        else default_interval
+    )
+    return Source(
+        name=name,
+        url=url,
+        interval=interval,
+        drop=_strings(item, f"{key}.drop", "drop"),
+        drop_selectors=_strings(item, f"{key}.drop_selectors", "drop_selectors"),
+        max_bytes=parse_size(item["max_bytes"], f"{key}.max_bytes")
+        if "max_bytes" in item
+        else None,
+        timeout=parse_duration(item["timeout"], f"{key}.timeout") if "timeout" in item else None,
+    )
+
+
+def _topic(item: Any, key: str) -> Topic:
+    if not isinstance(item, Mapping):
+        raise ConfigError(key, "expected a table ([[topics]])")
+    _known(item, key, {"name", "query"})
+    name = _name(item, key)
+    query = _require(item, key, "query", str)
+    if not query.strip():
+        raise ConfigError(f"{key}.query", "must not be empty")
+    return Topic(name=name, query=query)
+
+
+def _alerts(items: list[Any], topic_names: set[str]) -> tuple[AlertChannel, ...]:
+    channels: list[AlertChannel] = []
+    for i, item in enumerate(items):
+        key = f"alerts[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(key, "expected a table ([[alerts]])")
+        kind = _require(item, key, "type", str)
+        if kind not in ALERT_TYPES:
+            raise ConfigError(
+                f"{key}.type", f"expected one of {', '.join(ALERT_TYPES)}, got {kind!r}"
+            )
+        # The name keys the outbox, so a default must stay stable while the config is unchanged.
+        name = item.get("name") or (
+            kind if all(c.name != kind for c in channels) else f"{kind}-{i + 1}"
+        )
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ConfigError(f"{key}.name", f"expected letters, digits, '-', '_', got {name!r}")
+        topics: tuple[str, ...] | None = None
+        if "topics" in item:
+            topics = _strings(item, f"{key}.topics", "topics")
+            for t in topics:
+                if t not in topic_names:
+                    raise ConfigError(f"{key}.topics", f"no topic named {t!r}")
+        if kind == "console":
+            _known(item, key, {"type", "name", "topics"})
+            channels.append(ConsoleAlert(name=name, topics=topics))
+            continue
+        _known(
+            item,
+            key,
+            {
+                "type",
+                "name",
+                "topics",
+                "host",
+                "port",
+                "security",
+                "username",
+                "password_env",
+                "password_file",
+                "from",
+                "to",
+                "timeout",
+            },
+        )
+        security = _get(item, f"{key}.security", "security", str, "starttls")
+        if security not in SECURITY:
+            raise ConfigError(
+                f"{key}.security", f"expected one of {', '.join(SECURITY)}, got {security!r}"
+            )
+        default_port = {"none": 25, "starttls": 587, "tls": 465}[security]
+        port = _get(item, f"{key}.port", "port", int, default_port)
+        if not 0 < port < 65536:
+            raise ConfigError(f"{key}.port", f"not a port number: {port}")
+        to = item.get("to")
+        recipients = (to,) if isinstance(to, str) else _strings(item, f"{key}.to", "to")
+        if not recipients:
+            raise ConfigError(f"{key}.to", "at least one recipient is needed")
+        password_file = item.get("password_file")
+        channels.append(
+            EmailAlert(
+                name=name,
+                topics=topics,
+                host=_require(item, key, "host", str),
+                port=port,
+                security=security,
+                sender=_require(item, key, "from", str),
+                to=recipients,
+                username=_get(item, f"{key}.username", "username", str, "") or None,
+                password_env=_get(
+                    item, f"{key}.password_env", "password_env", str, "SYNDICATOR_SMTP_PASSWORD"
+                ),
+                password_file=Path(password_file) if isinstance(password_file, str) else None,
+                timeout=parse_duration(item.get("timeout", 30), f"{key}.timeout"),
+            )
+        )
+    _unique((c.name for c in channels), "alerts", "alert channel")
+    return tuple(channels)
+
+
+def _name(item: Mapping[str, Any], key: str) -> str:
+    name = _require(item, key, "name", str)
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"{key}.name",
+            f"{name!r} must start with a letter or digit and use only letters, digits, "
+            "'.', '-', '_' (it becomes a file name)",
+        )
+    if name.lower() in _RESERVED:
+        raise ConfigError(f"{key}.name", f"{name!r} is reserved")
+    return name
+
+
+def _table(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, "expected a table")
+    return value
+
+
+def _array(raw: Mapping[str, Any], key: str) -> list[Any]:
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(key, f"expected an array of tables ([[{key}]])")
+    return value
+
+
+def _require(item: Mapping[str, Any], key: str, name: str, kind: type[T]) -> T:
+    if name not in item:
+        raise ConfigError(f"{key}.{name}", "is required")
+    return _get(item, f"{key}.{name}", name, kind, None)
+
+
+def _get(item: Mapping[str, Any], full: str, name: str, kind: type[T], default: T | None) -> T:
+    value = item.get(name, default)
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+        raise ConfigError(full, f"expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _strings(item: Mapping[str, Any], full: str, name: str) -> tuple[str, ...]:
+    value = item.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(full, f"expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _path(value: object, key: str, base: Path) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, f"expected a path, got {value!r}")
+    return (base / Path(value).expanduser()).resolve()
+
+
+def _known(item: Mapping[str, Any], key: str, allowed: set[str]) -> None:
+    """Unknown keys are usually typos; silently ignoring them hides the user's intent."""
+    for name in item:
+        if name not in allowed:
+            where = f"{key}.{name}" if key else name
+            raise ConfigError(where, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+
+def _unique(names: Any, key: str, what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(key, f"two {what}s are named {name!r}")
+        seen.add(name)

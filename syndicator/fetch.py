@@ -1,0 +1,215 @@
+"""Getting a source's bytes, politely and within limits.
+
+Everything a hostile or broken server can do to us is bounded here: a total deadline (not only a
+per-read timeout, which a trickling server never trips), a cap on the *decompressed* body size
+(so a gzip bomb stops at the cap), a redirect limit, and one short reason per failure.
+Conditional GET uses the validators stored from the last success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import ssl
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from syndicator import __version__
+from syndicator.errors import FetchError
+from syndicator.model import Fetched, Validators
+
+USER_AGENT = f"Syndicator/{__version__} (+https://github.com/syndicator; feed poller)"
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_bytes: int = 10 * 2**20
+    max_redirects: int = 5
+
+
+def make_client(limits: Limits, user_agent: str = "", connections: int = 100) -> httpx.AsyncClient:
+    """One client per cycle, so connections to the same host are reused across sources."""
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        max_redirects=limits.max_redirects,
+        timeout=httpx.Timeout(limits.timeout, connect=limits.connect_timeout),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        headers={
+            "User-Agent": user_agent or USER_AGENT,
+            "Accept": "application/atom+xml, application/rss+xml, application/rdf+xml, "
+            "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+            # Only encodings we decode ourselves, under the size cap.
+            "Accept-Encoding": "gzip, deflate",
+        },
+        trust_env=False,
+    )
+
+
+async def fetch(
+    client: httpx.AsyncClient, url: str, validators: Validators, limits: Limits
+) -> Fetched:
+    """GET url; 304 when the validators still hold. Raises FetchError with a one-line reason."""
+    headers: dict[str, str] = {}
+    if validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    try:
+        async with asyncio.timeout(limits.timeout):
+            return await _get(client, url, headers, validators, limits)
+    except TimeoutError:
+        raise FetchError(url, f"timed out after {limits.timeout:g}s (total deadline)") from None
+    except httpx.TooManyRedirects:
+        raise FetchError(url, f"too many redirects (more than {limits.max_redirects})") from None
+    except httpx.TimeoutException as exc:
+        raise FetchError(url, f"timed out ({type(exc).__name__})") from None
+    except httpx.ConnectError as exc:
+        raise FetchError(url, _connect_reason(exc)) from None
+    except httpx.UnsupportedProtocol as exc:
+        raise FetchError(url, f"unsupported URL: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise FetchError(
+            url, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        ) from None
+
+
+async def _get(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    validators: Validators,
+    limits: Limits,
+) -> Fetched:
+    async with client.stream("GET", url, headers=headers) as response:
+        final_url = str(response.url)
+        if response.status_code == 304:
+            return Fetched(final_url, 304, b"", dict(response.headers), validators)
+        if response.status_code >= 400 or response.status_code < 200:
+            raise FetchError(
+                url,
+                f"HTTP {response.status_code} {response.reason_phrase}".strip(),
+                status=response.status_code,
+                retry_after=retry_after(response.headers.get("Retry-After"), time.time()),
+            )
+        body = await _read_capped(response, url, limits.max_bytes)
+        return Fetched(
+            url=final_url,
+            status=response.status_code,
+            body=body,
+            headers=dict(response.headers),
+            validators=Validators(
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+            ),
+        )
+
+
+async def _read_capped(response: httpx.Response, url: str, cap: int) -> bytes:
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    declared = response.headers.get("Content-Length", "")
+    if not encoding and declared.isdigit() and int(declared) > cap:
+        raise FetchError(url, f"body too large: {int(declared)} bytes (cap {cap})")
+    decoder = _decoder(encoding, url)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for raw in response.aiter_raw(_CHUNK):
+            # Asking for one byte more than the room left means "over the cap" is exact, and a
+            # bomb never inflates more than that in memory.
+            data = raw if decoder is None else decoder.decompress(raw, cap - size + 1)
+            size += len(data)
+            if size > cap:
+                raise FetchError(url, f"body too large: more than {cap} bytes (cap)")
+            parts.append(data)
+        if decoder is not None:
+            parts.append(decoder.flush())
+    except zlib.error as exc:
+        raise FetchError(url, f"corrupt {encoding} body: {exc}") from None
+    return b"".join(parts)
+
+
+def _decoder(encoding: str, url: str) -> zlib._Decompress | None:
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib or raw, auto-detected
+    raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from now that a Retry-After header asks for (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+def _connect_reason(exc: httpx.ConnectError) -> str:
+    text = str(exc)
+    cause = exc.__cause__ or exc.__context__
+    chain = f"{text} {cause!r}".lower()
+    if isinstance(cause, ssl.SSLError) or "ssl" in chain or "certificate" in chain:
+        return f"TLS error: {text}"
+    if (
+        "name or service not known" in chain
+        or "nodename nor servname" in chain
+        or ("getaddrinfo" in chain or "name resolution" in chain)
+    ):
+        return f"DNS lookup failed: {text}"
+    if "refused" in chain:
+        return "connection refused"
+    return f"connection failed: {text}" if text else "connection failed"
+
+
+def fetch_file(path: str, validators: Validators, limits: Limits) -> Fetched:
+    """A local feed file, with its size and mtime as validators so an unchanged file is a 304."""
+    try:
+        stat = os.stat(path)
+        etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+        last_modified = email.utils.format_datetime(
+            datetime.fromtimestamp(int(stat.st_mtime), UTC), usegmt=True
+        )
+        fresh = Validators(etag=etag, last_modified=last_modified)
+        if validators.etag == etag:
+            return Fetched(path, 304, b"", {}, fresh)
+        if stat.st_size > limits.max_bytes:
+            raise FetchError(path, f"file too large: {stat.st_size} bytes (cap {limits.max_bytes})")
+        body = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise FetchError(path, "file not found") from None
+    except IsADirectoryError:
+        raise FetchError(path, "is a directory, not a feed file") from None
+    except OSError as exc:
+        raise FetchError(path, f"cannot read file: {exc.strerror}") from None
+    # No charset given: the document's own XML declaration (or BOM) decides.
+    return Fetched(path, 200, body, {"Content-Type": "application/xml"}, fresh)
+
+
+def header_max_age(headers: Mapping[str, str], now: float) -> float | None:
+    """How long the server says the response stays fresh (Cache-Control max-age, or Expires)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for part in lowered.get("cache-control", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().isdigit():
+            return float(value.strip())
+    return retry_after(lowered.get("expires"), now) if "expires" in lowered else None

@@ -1,0 +1,147 @@
+"""The values that travel between pipeline stages.
+
+Every stage takes and returns these frozen dataclasses, so no stage needs to import another and
+each one can be tested with plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server gave us to make the next request conditional."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A completed HTTP exchange: 200 with a body, or 304 with none."""
+
+    url: str
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    validators: Validators
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    """One feed item as the publisher wrote it, before any cleaning.
+
+    `key` is stable across polls: the guid, or a hash of link and title when there is none.
+    `html` is the richest body the feed offers (content, else summary), unsanitized.
+    """
+
+    key: str
+    title: str
+    link: str
+    html: str
+    author: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    link: str
+    entries: tuple[ParsedEntry, ...]
+    warning: str | None = None  # feedparser's bozo reason when it still yielded entries
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One piece the cleaner took out, and the rule that took it, for `clean --explain`."""
+
+    rule: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CleanEntry:
+    """An entry fit to publish: safe HTML, its plain text, and what was removed."""
+
+    title: str
+    link: str
+    html: str
+    text: str
+    removals: tuple[Removal, ...] = ()
+
+
+@dataclass(frozen=True)
+class TopicHit:
+    """A topic an entry matched, with the terms that made it match (shown to the reader)."""
+
+    topic: str
+    terms: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A named query; the match stage compiles all topics together."""
+
+    name: str
+    query: str
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store remembers about a source between polls (and across restarts)."""
+
+    name: str
+    validators: Validators = Validators()
+    last_status: int | None = None
+    last_error: str | None = None
+    last_attempt: float | None = None
+    last_success: float | None = None
+    next_poll: float = 0.0
+    failures: int = 0
+    entries: int = 0
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """A parsed entry the store has not seen in this form, cleaned and matched, ready to save."""
+
+    source: str
+    parsed: ParsedEntry
+    digest: str
+    clean: CleanEntry
+    hits: tuple[TopicHit, ...]
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as publishing and alerting read it back."""
+
+    id: int
+    uid: str  # a stable IRI (urn:uuid:…) for the Atom entry id
+    source: str
+    title: str
+    link: str
+    html: str
+    text: str
+    author: str
+    published: datetime | None
+    updated: datetime
+    hits: tuple[TopicHit, ...]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One outbox row: tell `channel` about `entry` for these topics."""
+
+    id: int
+    channel: str
+    entry: StoredEntry
+    topics: tuple[str, ...]
+    attempts: int = 0

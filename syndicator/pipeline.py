@@ -1,0 +1,248 @@
+"""The order of things: one poll of one source, and one cycle over every source that is due.
+
+This is the only module that knows the stages' order. Fetching is concurrent (asyncio, a global
+and a per-host limit); everything after the fetch — parse, clean, match, store — runs in one
+worker thread, so the store sees one writer and the event loop keeps fetching meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+import httpx
+
+from syndicator import decide, schedule
+from syndicator.alert import Sender, deliver, make_sender
+from syndicator.clean import RuleSet, clean_entry, load_rules
+from syndicator.config import Config, Source
+from syndicator.errors import ConfigError, FetchError, ParseError
+from syndicator.fetch import Limits, fetch, fetch_file, header_max_age, make_client
+from syndicator.match import Matcher, compile_topics
+from syndicator.model import Fetched, NewEntry, SourceState
+from syndicator.parse import parse_feed
+from syndicator.publish import ALL, render_feed, utcnow, write_atomic
+from syndicator.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    polled: int = 0
+    not_modified: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    held: int = 0
+    new_entries: int = 0
+    alerts_sent: int = 0
+    alerts_failed: int = 0
+    feeds_written: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    """Holds what a cycle needs and is rebuilt on config reload; the store outlives it."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        senders: list[Sender] | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.matcher: Matcher = compile_topics(config.topics)  # QueryError names the topic
+        self.senders = senders if senders is not None else [make_sender(a) for a in config.alerts]
+        self._rules: dict[str, RuleSet] = {}
+        for i, source in enumerate(config.sources):
+            try:
+                self._rules[source.name] = load_rules(
+                    drop=config.drop + source.drop,
+                    drop_selectors=config.drop_selectors + source.drop_selectors,
+                )
+            except ValueError as exc:
+                raise ConfigError(f"sources[{i}] (or clean)", f"bad cleaning rule: {exc}") from exc
+        self._dirty: set[str] = set()
+
+    # -- one cycle -------------------------------------------------------------------------
+
+    def run_cycle(self, once: bool = False) -> CycleReport:
+        """Poll what is due (or everything, once), publish what changed, deliver alerts."""
+        report = CycleReport()
+        now = self.clock()
+        states = self.store.source_states()
+        to_poll, held = schedule.due(self.config.sources, states, now, once)
+        for source, until in held:
+            log.info(
+                "source=%s skipped: in back-off or asked to wait until %s",
+                source.name,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(until)),
+            )
+        report.held = len(held)
+        if to_poll:
+            asyncio.run(self._poll_all(to_poll, states, report))
+        self.publish(report)
+        report.alerts_sent, report.alerts_failed = deliver(self.store, self.senders, self.clock())
+        return report
+
+    def next_wake(self) -> float:
+        return schedule.next_wake(self.store.source_states(), self.config.sources, self.clock())
+
+    async def _poll_all(
+        self, sources: list[Source], states: dict[str, SourceState], report: CycleReport
+    ) -> None:
+        f = self.config.fetch
+        limit = asyncio.Semaphore(f.concurrency)
+        hosts: dict[str, asyncio.Semaphore] = {}
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="process")
+        loop = asyncio.get_running_loop()
+        client = make_client(self._limits(None), f.user_agent, connections=f.concurrency)
+
+        async def one(source: Source) -> None:
+            state = states.get(source.name) or SourceState(name=source.name)
+            async with limit:
+                host = urlsplit(source.url).netloc.lower()
+                gate = hosts.setdefault(host, asyncio.Semaphore(f.per_host))
+                async with gate:
+                    result = await self._fetch(client, source, state)
+                await loop.run_in_executor(worker, self._process, source, state, result, report)
+
+        try:
+            await asyncio.gather(*(one(s) for s in sources))
+        finally:
+            await client.aclose()
+            worker.shutdown(wait=True)
+
+    def _limits(self, source: Source | None) -> Limits:
+        f = self.config.fetch
+        return Limits(
+            timeout=(source.timeout if source and source.timeout else f.timeout),
+            connect_timeout=f.connect_timeout,
+            max_bytes=(source.max_bytes if source and source.max_bytes else f.max_bytes),
+            max_redirects=f.max_redirects,
+        )
+
+    async def _fetch(
+        self, client: httpx.AsyncClient, source: Source, state: SourceState
+    ) -> Fetched | FetchError:
+        limits = self._limits(source)
+        try:
+            if source.is_file:
+                return fetch_file(source.url, state.validators, limits)
+            return await fetch(client, source.url, state.validators, limits)
+        except FetchError as exc:
+            return exc
+
+    # -- after the fetch: parse, decide, clean, match, store (worker thread) ----------------
+
+    def _process(
+        self, source: Source, state: SourceState, result: Fetched | FetchError, report: CycleReport
+    ) -> None:
+        now = self.clock()
+        report.polled += 1
+        if isinstance(result, FetchError):
+            self._failed(
+                source, state, now, result.reason, result.status, result.retry_after, report
+            )
+            return
+        max_age = header_max_age(result.headers, now)
+        if result.not_modified:
+            report.not_modified += 1
+            new_state = schedule.after_success(state, source, now, self.rng, 304, max_age)
+            self.store.save_state(new_state)
+            log.info("source=%s not modified (304)", source.name)
+            return
+        try:
+            feed = parse_feed(result.body, result.url, result.headers)
+        except ParseError as exc:
+            self._failed(source, state, now, exc.reason, result.status, None, report)
+            return
+        if feed.warning:
+            log.warning("source=%s feed is malformed but usable: %s", source.name, feed.warning)
+        known = self.store.known_digests(source.name, [e.key for e in feed.entries])
+        rules = self._rules[source.name]
+        entries: list[NewEntry] = []
+        alerts: list[tuple[str, int, tuple[str, ...]]] = []
+        for parsed, digest, _is_new in decide.new_or_changed(feed.entries, known):
+            clean = clean_entry(parsed, rules)
+            hits = self.matcher.match(clean.title, clean.text, source.name)
+            for channel in self.config.alerts:
+                topics = decide.alert_topics(hits, channel)
+                if topics:
+                    alerts.append((channel.name, len(entries), topics))
+            entries.append(NewEntry(source.name, parsed, digest, clean, hits))
+        new_state = schedule.after_success(
+            replace(state, validators=result.validators),
+            source,
+            now,
+            self.rng,
+            result.status,
+            max_age,
+        )
+        self.store.save_poll(new_state, entries, alerts, now)
+        if entries:
+            self._dirty.add(ALL)
+            self._dirty.update(h.topic for e in entries for h in e.hits)
+        report.new_entries += len(entries)
+        log.info(
+            "source=%s status=%d entries=%d new_or_changed=%d alerts=%d",
+            source.name,
+            result.status,
+            len(feed.entries),
+            len(entries),
+            len(alerts),
+        )
+
+    def _failed(
+        self,
+        source: Source,
+        state: SourceState,
+        now: float,
+        reason: str,
+        status: int | None,
+        retry_after: float | None,
+        report: CycleReport,
+    ) -> None:
+        new_state = schedule.after_failure(
+            state, source, now, self.rng, reason, status, retry_after
+        )
+        self.store.save_state(new_state)
+        report.failed[source.name] = reason
+        log.error("source=%s url=%s failed: %s", source.name, source.url, reason)
+
+    # -- publish ---------------------------------------------------------------------------
+
+    def publish(self, report: CycleReport | None = None) -> list[str]:
+        """Write each feed that changed (or is missing) once per cycle."""
+        out = self.config.output_dir
+        names = [ALL, *(t.name for t in self.config.topics)]
+        todo = [n for n in names if n in self._dirty or not (out / f"{n}.atom").exists()]
+        written = []
+        now = utcnow()
+        for name in todo:
+            topic = None if name == ALL else name
+            entries = self.store.feed_entries(topic, self.config.max_entries)
+            if topic is None:
+                title, subtitle = "Syndicator: all entries", "Every cleaned entry of every source"
+            else:
+                query = next(t.query for t in self.config.topics if t.name == name)
+                title, subtitle = f"Syndicator: {name}", f"Entries matching {query}"
+            data = render_feed(
+                name, title, entries, self.config.base_url, now, subtitle=subtitle, topic=topic
+            )
+            if write_atomic(out / f"{name}.atom", data):
+                written.append(name)
+                log.info("published %s.atom (%d entries)", name, len(entries))
+        self._dirty.clear()
+        if report is not None:
+            report.feeds_written = written
+        return written

@@ -1,0 +1,123 @@
+"""Stored entries → Atom 1.0 files that any feed reader accepts.
+
+Rendering is pure (entries in, bytes out); writing is atomic (temp file, fsync, rename), so a
+reader or the HTTP server never sees half a feed, even if the daemon is killed mid-write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from feedgen.feed import FeedGenerator
+
+from syndicator import __version__
+from syndicator.model import StoredEntry
+
+log = logging.getLogger(__name__)
+
+# Characters XML 1.0 forbids; a single one from a publisher would make the whole feed unreadable.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+ALL = "all"
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def render_feed(
+    name: str,
+    title: str,
+    entries: Sequence[StoredEntry],
+    base_url: str,
+    now: datetime,
+    subtitle: str = "",
+    topic: str | None = None,
+) -> bytes:
+    """One Atom document. `topic` adds a note to each entry saying which terms matched."""
+    self_url = f"{base_url}{name}.atom"
+    fg = FeedGenerator()
+    fg.id(self_url)
+    fg.title(xml_safe(title))
+    if subtitle:
+        fg.subtitle(xml_safe(subtitle))
+    fg.author({"name": "Syndicator"})
+    fg.link(href=self_url, rel="self", type="application/atom+xml")
+    if base_url.startswith(("http://", "https://")):
+        fg.link(href=base_url, rel="alternate", type="text/html")
+    fg.generator("Syndicator", version=__version__)
+    fg.updated(max((e.updated for e in entries), default=now))
+    # feedgen prepends each added entry, so add the oldest first to keep newest-first order.
+    for entry in reversed(entries):
+        fe = fg.add_entry()
+        fe.id(entry.uid)
+        fe.title(xml_safe(entry.title) or _fallback_title(entry))
+        fe.updated(entry.updated)
+        if entry.published:
+            fe.published(entry.published)
+        if _absolute(entry.link):
+            fe.link(href=entry.link, rel="alternate", type="text/html")
+        if entry.author:
+            fe.author({"name": xml_safe(entry.author)})
+        fe.content(xml_safe(entry.html) or "<p></p>", type="html")
+        for hit in entry.hits:
+            fe.category(term=hit.topic, label=hit.topic)
+        fe.summary(xml_safe(_note(entry, topic)))
+    data: bytes = fg.atom_str(pretty=True)
+    return data
+
+
+def _note(entry: StoredEntry, topic: str | None) -> str:
+    """Why the entry is in this feed: its source and, in a topic feed, the terms that matched."""
+    parts = [f"Source: {entry.source}"]
+    for hit in entry.hits:
+        if topic is None or hit.topic == topic:
+            terms = ", ".join(hit.terms)
+            parts.append(f"Matched {hit.topic}" + (f": {terms}" if terms else ""))
+    return " · ".join(parts)
+
+
+def _fallback_title(entry: StoredEntry) -> str:
+    words = entry.text.split()
+    return " ".join(words[:12]) + ("…" if len(words) > 12 else "") if words else "(untitled)"
+
+
+def _absolute(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Replace path with data unless it already holds exactly that; True when written.
+
+    Leaving an unchanged file alone keeps its mtime, so the server's Last-Modified and readers'
+    conditional requests stay quiet when nothing is new.
+    """
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,358 @@
+"""Durable state: sources' HTTP validators and health, entries, topic hits, the alert outbox.
+
+SQLite in WAL mode, one transaction per polled source: the new entries, their hits, their outbox
+rows and the source's new validators land together or not at all, so a kill at any moment leaves
+either the old state (the poll is simply repeated) or the new one — never an entry without its
+alert or validators that would hide an unsaved entry.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from syndicator.errors import StoreError
+from syndicator.model import (
+    Alert,
+    NewEntry,
+    SourceState,
+    StoredEntry,
+    TopicHit,
+    Validators,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (
+    name TEXT PRIMARY KEY,
+    etag TEXT, last_modified TEXT,
+    last_status INTEGER, last_error TEXT,
+    last_attempt REAL, last_success REAL,
+    next_poll REAL NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    key TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    title TEXT NOT NULL, link TEXT NOT NULL, author TEXT NOT NULL,
+    raw_html TEXT NOT NULL,
+    html TEXT NOT NULL, text TEXT NOT NULL,
+    published REAL, updated REAL NOT NULL, first_seen REAL NOT NULL,
+    UNIQUE (source, key)
+);
+CREATE INDEX IF NOT EXISTS entries_by_time ON entries (updated DESC);
+CREATE TABLE IF NOT EXISTS hits (
+    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    topic TEXT NOT NULL,
+    terms TEXT NOT NULL,
+    PRIMARY KEY (entry_id, topic)
+);
+CREATE INDEX IF NOT EXISTS hits_by_topic ON hits (topic);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    topics TEXT NOT NULL,
+    created REAL NOT NULL,
+    sent REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    UNIQUE (channel, entry_id)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (channel, sent, next_try);
+"""
+
+
+class Store(Protocol):
+    """What the pipeline needs from storage; SQLiteStore is the embedded implementation."""
+
+    def source_states(self) -> dict[str, SourceState]: ...
+    def known_digests(self, source: str, keys: Sequence[str]) -> dict[str, str]: ...
+    def save_poll(
+        self,
+        state: SourceState,
+        entries: Sequence[NewEntry],
+        alerts: Sequence[tuple[str, int, tuple[str, ...]]],
+        now: float,
+    ) -> None: ...
+    def save_state(self, state: SourceState) -> None: ...
+    def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]: ...
+    def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[Alert]: ...
+    def mark_sent(self, alert_id: int, now: float) -> None: ...
+    def mark_failed(self, alert_id: int, error: str, next_try: float) -> None: ...
+    def close(self) -> None: ...
+
+
+def entry_uid(source: str, key: str) -> str:
+    """An Atom id that is a valid IRI and stable for the entry, whatever its guid looks like."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"syndicator:{source}\n{key}").urn
+
+
+class SQLiteStore:
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # The pipeline uses the store from one worker thread at a time, never concurrently.
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
+            with self._transaction():
+                self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open state database {path}: {exc}") from exc
+        self.path = path
+
+    def _migrate(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"state database schema {row[0]} is newer than this Syndicator "
+                f"({SCHEMA_VERSION}); upgrade Syndicator"
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def source_states(self) -> dict[str, SourceState]:
+        rows = self._db.execute(
+            "SELECT s.name, etag, last_modified, last_status, last_error, last_attempt, "
+            "last_success, next_poll, failures, "
+            "(SELECT count(*) FROM entries e WHERE e.source = s.name) FROM sources s"
+        )
+        return {
+            r[0]: SourceState(
+                name=r[0],
+                validators=Validators(etag=r[1], last_modified=r[2]),
+                last_status=r[3],
+                last_error=r[4],
+                last_attempt=r[5],
+                last_success=r[6],
+                next_poll=r[7],
+                failures=r[8],
+                entries=r[9],
+            )
+            for r in rows
+        }
+
+    def save_state(self, state: SourceState) -> None:
+        with self._transaction():
+            self._put_state(state)
+
+    def _put_state(self, s: SourceState) -> None:
+        self._db.execute(
+            "INSERT INTO sources (name, etag, last_modified, last_status, last_error, "
+            "last_attempt, last_success, next_poll, failures) VALUES (?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(name) DO UPDATE SET etag=excluded.etag, "
+            "last_modified=excluded.last_modified, last_status=excluded.last_status, "
+            "last_error=excluded.last_error, last_attempt=excluded.last_attempt, "
+            "last_success=excluded.last_success, next_poll=excluded.next_poll, "
+            "failures=excluded.failures",
+            (
+                s.name,
+                s.validators.etag,
+                s.validators.last_modified,
+                s.last_status,
+                s.last_error,
+                s.last_attempt,
+                s.last_success,
+                s.next_poll,
+                s.failures,
+            ),
+        )
+
+    # -- entries ---------------------------------------------------------------------------
+
+    def known_digests(self, source: str, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT key, digest FROM entries WHERE source=? AND key IN ({marks})",
+                [source, *chunk],
+            )
+            found.update(dict(rows.fetchall()))
+        return found
+
+    def save_poll(
+        self,
+        state: SourceState,
+        entries: Sequence[NewEntry],
+        alerts: Sequence[tuple[str, int, tuple[str, ...]]],
+        now: float,
+    ) -> None:
+        """Entries, hits, outbox rows and the source state in one transaction.
+
+        `alerts` are (channel, index into entries, topics); an outbox row is unique per
+        channel and entry, so a changed entry that matches again is not alerted twice.
+        """
+        with self._transaction():
+            ids = [self._put_entry(e, now) for e in entries]
+            for channel, index, topics in alerts:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO outbox (channel, entry_id, topics, created) "
+                    "VALUES (?,?,?,?)",
+                    (channel, ids[index], json.dumps(list(topics)), now),
+                )
+            self._put_state(state)
+
+    def _put_entry(self, e: NewEntry, now: float) -> int:
+        p, c = e.parsed, e.clean
+        published = p.published.timestamp() if p.published else None
+        stamp = p.updated or p.published
+        updated = stamp.timestamp() if stamp else now
+        row = self._db.execute(
+            "INSERT INTO entries (source, key, digest, uid, title, link, author, raw_html, "
+            "html, text, published, updated, first_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(source, key) DO UPDATE SET digest=excluded.digest, "
+            "title=excluded.title, link=excluded.link, author=excluded.author, "
+            "raw_html=excluded.raw_html, html=excluded.html, text=excluded.text, "
+            "published=excluded.published, updated=excluded.updated RETURNING id",
+            (
+                e.source,
+                p.key,
+                e.digest,
+                entry_uid(e.source, p.key),
+                c.title,
+                c.link,
+                p.author,
+                p.html,
+                c.html,
+                c.text,
+                published,
+                updated,
+                now,
+            ),
+        ).fetchone()
+        entry_id = int(row[0])
+        self._db.execute("DELETE FROM hits WHERE entry_id=?", (entry_id,))
+        self._db.executemany(
+            "INSERT INTO hits (entry_id, topic, terms) VALUES (?,?,?)",
+            [(entry_id, h.topic, json.dumps(list(h.terms))) for h in e.hits],
+        )
+        return entry_id
+
+    def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]:
+        if topic is None:
+            rows = self._db.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries e ORDER BY e.updated DESC, e.id DESC "
+                "LIMIT ?",
+                (limit,),
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries e JOIN hits h ON h.entry_id = e.id "
+                "WHERE h.topic=? ORDER BY e.updated DESC, e.id DESC LIMIT ?",
+                (topic, limit),
+            ).fetchall()
+        return self._entries(rows)
+
+    def _entries(self, rows: Iterable[tuple[object, ...]]) -> list[StoredEntry]:
+        rows = list(rows)
+        hits: dict[int, list[TopicHit]] = {}
+        ids = [int(str(r[0])) for r in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for entry_id, topic, terms in self._db.execute(
+                f"SELECT entry_id, topic, terms FROM hits WHERE entry_id IN ({marks}) "
+                "ORDER BY topic",
+                chunk,
+            ):
+                hits.setdefault(entry_id, []).append(TopicHit(topic, tuple(json.loads(terms))))
+        return [_stored(r, tuple(hits.get(int(str(r[0])), ()))) for r in rows]
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[Alert]:
+        rows = self._db.execute(
+            f"SELECT o.id, o.topics, o.attempts, {_ENTRY_COLUMNS} FROM outbox o "
+            "JOIN entries e ON e.id = o.entry_id "
+            "WHERE o.channel=? AND o.sent IS NULL AND o.next_try <= ? ORDER BY o.id LIMIT ?",
+            (channel, now, limit),
+        ).fetchall()
+        entries = self._entries(r[3:] for r in rows)
+        return [
+            Alert(
+                id=r[0],
+                channel=channel,
+                entry=entry,
+                topics=tuple(json.loads(r[1])),
+                attempts=r[2],
+            )
+            for r, entry in zip(rows, entries, strict=True)
+        ]
+
+    def mark_sent(self, alert_id: int, now: float) -> None:
+        with self._transaction():
+            self._db.execute("UPDATE outbox SET sent=? WHERE id=?", (now, alert_id))
+
+    def mark_failed(self, alert_id: int, error: str, next_try: float) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE outbox SET attempts=attempts+1, last_error=?, next_try=? WHERE id=?",
+                (error, next_try, alert_id),
+            )
+
+    def outbox_counts(self) -> tuple[int, int]:
+        """(pending, sent), for the status page."""
+        row = self._db.execute(
+            "SELECT count(*) FILTER (WHERE sent IS NULL), count(*) FILTER (WHERE sent IS NOT NULL) "
+            "FROM outbox"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+
+_ENTRY_COLUMNS = (
+    "e.id, e.uid, e.source, e.title, e.link, e.html, e.text, e.author, e.published, e.updated"
+)
+
+
+def _stored(r: Sequence[object], hits: tuple[TopicHit, ...]) -> StoredEntry:
+    published = r[8]
+    return StoredEntry(
+        id=int(str(r[0])),
+        uid=str(r[1]),
+        source=str(r[2]),
+        title=str(r[3]),
+        link=str(r[4]),
+        html=str(r[5]),
+        text=str(r[6]),
+        author=str(r[7]),
+        published=_dt(published) if isinstance(published, float | int) else None,
+        updated=_dt(r[9]) if isinstance(r[9], float | int) else datetime.now(UTC),
+        hits=hits,
+    )
+
+
+def _dt(stamp: float) -> datetime:
+    return datetime.fromtimestamp(stamp, UTC)

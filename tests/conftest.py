@@ -1,0 +1,175 @@
+"""Real parts for the tests: a loopback HTTP server serving real feed files, a loopback SMTP
+server (aiosmtpd), and a helper that runs the installed `syndicator` command."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+REAL = DATA / "real"
+ROOT = Path(__file__).parent.parent
+
+
+@dataclass
+class Route:
+    body: bytes
+    content_type: str = "application/rss+xml; charset=utf-8"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    conditional: bool = True  # answer 304 to a matching If-None-Match / If-Modified-Since
+    gzip: bool = False
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    status: int
+
+
+class FeedServer:
+    """A loopback HTTP server whose routes tests can change between runs, with a request log."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.log: list[Request] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                route = owner.routes.get(self.path)
+                headers = {k: v for k, v in self.headers.items()}
+                if route is None:
+                    self._reply(404, b"not found", {"Content-Type": "text/plain"})
+                    return
+                etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
+                last_modified = "Wed, 01 Jan 2025 00:00:00 GMT"
+                extra = {"ETag": etag, "Last-Modified": last_modified, **route.headers}
+                if route.status == 200 and route.conditional and (
+                    self.headers.get("If-None-Match") == etag
+                ):
+                    owner.log.append(Request(self.path, headers, 304))
+                    self._reply(304, b"", extra)
+                    return
+                body = route.body
+                if route.gzip:
+                    body = gzip.compress(body)
+                    extra["Content-Encoding"] = "gzip"
+                owner.log.append(Request(self.path, headers, route.status))
+                self._reply(route.status, body, {"Content-Type": route.content_type, **extra})
+
+            def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def serve_file(self, path: str, file: Path, **kw: Any) -> str:
+        self.routes[path] = Route(file.read_bytes(), **kw)
+        return self.base + path
+
+    def requests_to(self, path: str) -> list[Request]:
+        return [r for r in self.log if r.path == path]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer()
+    yield server
+    server.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Mailbox:
+    """Messages received by the loopback SMTP server, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse:
+            return "451 4.3.0 try again later"
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.messages.append(msg)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+def syndicator_command() -> list[str]:
+    """The installed console script when there is one (as a user runs it), else the module."""
+    exe = shutil.which("syndicator", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "syndicator"]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*syndicator_command(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def write_config(directory: Path, body: str) -> Path:
+    path = directory / "config.toml"
+    path.write_text(
+        '[syndicator]\nstate = "state/s.sqlite"\noutput_dir = "feeds"\ninterval = "15m"\n' + body,
+        encoding="utf-8",
+    )
+    return path
