@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import os
+import socket
 import ssl
 import time
 import zlib
@@ -165,20 +166,19 @@ def retry_after(value: str | None, now: float) -> float | None:
 
 
 def _connect_reason(exc: httpx.ConnectError) -> str:
-    text = str(exc)
-    cause = exc.__cause__ or exc.__context__
-    chain = f"{text} {cause!r}".lower()
-    if isinstance(cause, ssl.SSLError) or "ssl" in chain or "certificate" in chain:
-        return f"TLS error: {text}"
-    if (
-        "name or service not known" in chain
-        or "nodename nor servname" in chain
-        or ("getaddrinfo" in chain or "name resolution" in chain)
-    ):
-        return f"DNS lookup failed: {text}"
-    if "refused" in chain:
+    """The root cause in words a user can act on; httpx wraps it two or three levels deep."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 10:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(c, ssl.SSLError) for c in chain):
+        return f"TLS error: {chain[-1]}"
+    if any(isinstance(c, socket.gaierror) for c in chain):
+        return f"DNS lookup failed: {chain[-1]}"
+    if any(isinstance(c, ConnectionRefusedError) for c in chain):
         return "connection refused"
-    return f"connection failed: {text}" if text else "connection failed"
+    return f"connection failed: {chain[-1]}"
 
 
 def fetch_file(path: str, validators: Validators, limits: Limits) -> Fetched:

@@ -34,6 +34,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     conditional: bool = True  # answer 304 to a matching If-None-Match / If-Modified-Since
     gzip: bool = False
+    stall: bool = False  # send headers and a few bytes, then hang until the server closes
 
 
 @dataclass
@@ -43,11 +44,17 @@ class Request:
     status: int
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gives up mid-body (size cap, deadline) is expected here, not news."""
+
+
 class FeedServer:
     """A loopback HTTP server whose routes tests can change between runs, with a request log."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
+        self.closing = threading.Event()
         self.log: list[Request] = []
         owner = self
 
@@ -72,6 +79,14 @@ class FeedServer:
                     body = gzip.compress(body)
                     extra["Content-Encoding"] = "gzip"
                 owner.log.append(Request(self.path, headers, route.status))
+                if route.stall:
+                    self.send_response(200)
+                    self.send_header("Content-Type", route.content_type)
+                    self.end_headers()
+                    self.wfile.write(body[:10])
+                    self.wfile.flush()
+                    owner.closing.wait(60)
+                    return
                 self._reply(route.status, body, {"Content-Type": route.content_type, **extra})
 
             def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -86,7 +101,7 @@ class FeedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -103,6 +118,7 @@ class FeedServer:
         return [r for r in self.log if r.path == path]
 
     def close(self) -> None:
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

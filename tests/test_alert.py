@@ -1,0 +1,83 @@
+"""Alert delivery through a real SMTP server (aiosmtpd) and the console, from the outbox."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+from syndicator.alert import deliver, retry_delay
+from syndicator.alert.console import ConsoleSender
+from syndicator.alert.email import EmailSender
+from syndicator.config import EmailAlert
+from syndicator.model import Alert, CleanEntry, NewEntry, ParsedEntry, SourceState, StoredEntry
+from syndicator.store import SQLiteStore
+from tests.conftest import Mailbox
+
+
+def channel(port: int) -> EmailAlert:
+    return EmailAlert(name="mail", topics=None, host="127.0.0.1", port=port, security="none",
+                      sender="syndicator@example.org", to=("a@example.org", "b@example.org"),
+                      timeout=5)
+
+
+def stored(title: str = "NATO-Gipfel in Vilnius") -> StoredEntry:
+    return StoredEntry(id=1, uid="urn:uuid:1", source="dw", title=title,
+                       link="https://example.org/nato", html="<p>x</p>",
+                       text="Die NATO berät in Vilnius. " * 40, author="", published=None,
+                       updated=datetime(2024, 1, 1, tzinfo=UTC), hits=())
+
+
+def test_email_names_topic_and_title_and_has_text_and_html(smtp: tuple[Mailbox, int]) -> None:
+    box, port = smtp
+    EmailSender(channel(port)).send(Alert(1, "mail", stored(), ("nato",)))
+    (msg,) = box.messages
+    assert msg["Subject"] == "[nato] NATO-Gipfel in Vilnius"
+    assert msg["To"] == "a@example.org, b@example.org"
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "https://example.org/nato" in text and "Source: dw" in text
+    assert "Die NATO berät in Vilnius." in text and len(text) < 1000  # the start, not all
+    assert 'href="https://example.org/nato"' in html
+
+
+def test_console_prints_one_line_per_alert() -> None:
+    out = io.StringIO()
+    ConsoleSender("console", out).send(Alert(1, "console", stored(), ("nato", "summit")))
+    assert out.getvalue() == (
+        "ALERT [nato,summit] NATO-Gipfel in Vilnius — https://example.org/nato (dw)\n"
+    )
+
+
+def test_refused_mail_is_retried_later_and_sent_once(tmp_path: Path,
+                                                     smtp: tuple[Mailbox, int]) -> None:
+    box, port = smtp
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    parsed = ParsedEntry("k", "Title", "https://e/k", "<p>x</p>")
+    store.save_poll(SourceState("src"),
+                    [NewEntry("src", parsed, "d", CleanEntry("Title", "https://e/k", "", "x"), ())],
+                    [("mail", 0, ("nato",))], 0)
+    senders = [EmailSender(channel(port))]
+    box.refuse = True
+    assert deliver(store, senders, now=10) == (0, 1)
+    assert box.messages == []
+    box.refuse = False
+    assert deliver(store, senders, now=11) == (0, 0)  # not due yet: back-off
+    assert deliver(store, senders, now=10 + retry_delay(0)) == (1, 0)
+    assert deliver(store, senders, now=10_000) == (0, 0)
+    assert len(box.messages) == 1
+
+
+def test_unreachable_smtp_is_a_delivery_failure_not_a_crash(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    parsed = ParsedEntry("k", "Title", "https://e/k", "<p>x</p>")
+    store.save_poll(SourceState("src"),
+                    [NewEntry("src", parsed, "d", CleanEntry("Title", "https://e/k", "", "x"), ())],
+                    [("mail", 0, ("nato",))], 0)
+    assert deliver(store, [EmailSender(channel(9))], now=1) == (0, 1)
+    assert store.outbox_counts() == (1, 0)
+
+
+def test_retry_delay_grows_and_is_capped() -> None:
+    assert retry_delay(0) == 60 and retry_delay(1) == 120 and retry_delay(30) == 3600

@@ -1,0 +1,116 @@
+"""Config parsing: typed values, config-relative paths, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syndicator.config import ConsoleAlert, EmailAlert, load_config, parse_duration, parse_size
+from syndicator.errors import ConfigError
+
+ROOT = Path(__file__).parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_config_loads() -> None:
+    config = load_config(ROOT / "config.toml")
+    assert config.sources[0].name == "sample"
+    assert Path(config.sources[0].url).is_file()  # config-relative bundled sample
+    assert config.server is not None and config.server.base_url == "http://127.0.0.1:8080/"
+    assert [t.name for t in config.topics] == ["nato", "indo-pacific"]
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[syndicator]\nstate = "s/db.sqlite"\n'
+                               '[[sources]]\nname = "a"\nurl = "file:local.xml"\n'))
+    assert config.state == tmp_path / "s" / "db.sqlite"
+    assert config.output_dir == tmp_path / "feeds"
+    assert config.sources[0].url == str(tmp_path / "local.xml")
+
+
+def test_defaults_and_alerts(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, """
+[syndicator]
+interval = "90s"
+[[sources]]
+name = "a"
+url = "https://example.org/feed"
+[[sources]]
+name = "b"
+url = "https://example.org/b"
+interval = "2h"
+[[topics]]
+name = "nato"
+query = "NATO"
+[[alerts]]
+type = "console"
+[[alerts]]
+type = "email"
+host = "smtp.example.org"
+from = "a@example.org"
+to = "b@example.org"
+topics = ["nato"]
+"""))
+    assert [s.interval for s in config.sources] == [90, 7200]
+    console, mail = config.alerts
+    assert isinstance(console, ConsoleAlert) and console.topics is None
+    assert isinstance(mail, EmailAlert) and mail.port == 587 and mail.security == "starttls"
+    assert mail.to == ("b@example.org",) and mail.topics == ("nato",)
+    assert config.server is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[syndicator]\ninterval = "often"', "syndicator.interval"),
+        ('[syndicator]\nmax_entries = 0', "syndicator.max_entries"),
+        ('[syndicator]\nintervall = "5m"', "syndicator.intervall"),
+        ('[server]\nlisten = "localhost"', "server.listen"),
+        ('[fetch]\nmax_bytes = "lots"', "fetch.max_bytes"),
+        ('[[sources]]\nurl = "https://e/"', "sources[0].name"),
+        ('[[sources]]\nname = "a"', "sources[0].url"),
+        ('[[sources]]\nname = "a b"\nurl = "https://e/"', "sources[0].name"),
+        ('[[sources]]\nname = "a"\nurl = "ftp://e/x"', "sources[0].url"),
+        ('[[sources]]\nname = "a"\nurl = "https://e/"\n[[sources]]\nname = "a"\nurl = "https://f/"',
+         "sources"),
+        ('[[topics]]\nname = "all"\nquery = "x"', "topics[0].name"),
+        ('[[topics]]\nname = "t"\nquery = " "', "topics[0].query"),
+        ('[[alerts]]\ntype = "pager"', "alerts[0].type"),
+        ('[[alerts]]\ntype = "console"\ntopics = ["nope"]', "alerts[0].topics"),
+        ('[[alerts]]\ntype = "email"\nfrom = "a@b"\nto = ["c@d"]', "alerts[0].host"),
+        ('[[alerts]]\ntype = "email"\nhost = "h"\nfrom = "a@b"\nto = []', "alerts[0].to"),
+        ('[[alerts]]\ntype = "email"\nhost = "h"\nfrom = "a@b"\nto = ["c"]\nsecurity = "ssl"',
+         "alerts[0].security"),
+        ("sources = 3", "sources"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert info.value.key == key
+    assert str(info.value).startswith(key)
+
+
+def test_unreadable_toml_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[syndicator\n"))
+
+
+def test_durations_and_sizes() -> None:
+    assert parse_duration("90s", "k") == 90
+    assert parse_duration("15m", "k") == 900
+    assert parse_duration("2h", "k") == 7200
+    assert parse_duration("1d", "k") == 86400
+    assert parse_duration(30, "k") == 30
+    assert parse_size("10MiB", "k") == 10 * 2**20
+    assert parse_size("5kb", "k") == 5000
+    assert parse_size(123, "k") == 123
+    for bad in ("0s", "-1m", "fast", True):
+        with pytest.raises(ConfigError):
+            parse_duration(bad, "k")

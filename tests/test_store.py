@@ -1,0 +1,63 @@
+"""The SQLite store on disk: entries once, changes in place, an outbox that survives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syndicator.model import CleanEntry, NewEntry, ParsedEntry, SourceState, TopicHit, Validators
+from syndicator.store import SQLiteStore, entry_uid
+
+
+def new(key: str, title: str = "T", hits: tuple[TopicHit, ...] = ()) -> NewEntry:
+    parsed = ParsedEntry(key=key, title=title, link=f"https://e/{key}", html="<p>x</p>")
+    clean = CleanEntry(title=title, link=parsed.link, html="<p>x</p>", text="x")
+    return NewEntry("src", parsed, f"d-{title}", clean, hits)
+
+
+def test_entries_are_saved_once_and_updated_in_place(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    state = SourceState("src", validators=Validators(etag='"1"'))
+    store.save_poll(state, [new("a"), new("b", hits=(TopicHit("nato", ("NATO",)),))], [], 1.0)
+    assert store.known_digests("src", ["a", "b", "c"]) == {"a": "d-T", "b": "d-T"}
+    store.save_poll(state, [new("a", title="T2")], [], 2.0)
+    entries = store.feed_entries(None, 10)
+    assert sorted(e.title for e in entries) == ["T", "T2"]
+    assert store.known_digests("src", ["a"]) == {"a": "d-T2"}
+    topic = store.feed_entries("nato", 10)
+    assert [e.title for e in topic] == ["T"] and topic[0].hits == (TopicHit("nato", ("NATO",)),)
+    assert topic[0].uid == entry_uid("src", "b") and topic[0].uid.startswith("urn:uuid:")
+    store.close()
+    reopened = SQLiteStore(tmp_path / "s.sqlite")
+    assert reopened.source_states()["src"].validators.etag == '"1"'
+    assert reopened.source_states()["src"].entries == 2
+
+
+def test_outbox_is_unique_per_channel_and_entry(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    hit = (TopicHit("nato", ("NATO",)),)
+    store.save_poll(SourceState("src"), [new("a", hits=hit)],
+                    [("console", 0, ("nato",)), ("mail", 0, ("nato",))], 1.0)
+    # The same story changes and matches again: no second alert on either channel.
+    store.save_poll(SourceState("src"), [new("a", title="T2", hits=hit)],
+                    [("console", 0, ("nato",))], 2.0)
+    pending = store.pending_alerts("console", now=5)
+    assert len(pending) == 1 and pending[0].entry.title == "T2"
+    store.mark_sent(pending[0].id, 5)
+    assert store.pending_alerts("console", now=6) == []
+    failed = store.pending_alerts("mail", now=5)[0]
+    store.mark_failed(failed.id, "refused", next_try=100)
+    assert store.pending_alerts("mail", now=50) == []
+    retry = store.pending_alerts("mail", now=100)
+    assert len(retry) == 1 and retry[0].attempts == 1
+    assert store.outbox_counts() == (1, 1)
+
+
+def test_a_failed_save_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    with pytest.raises(IndexError):  # an alert pointing at an entry that is not there
+        store.save_poll(SourceState("src", validators=Validators(etag='"x"')), [new("a")],
+                        [("console", 5, ("t",))], 1.0)
+    assert store.feed_entries(None, 10) == []
+    assert store.source_states() == {}
