@@ -41,6 +41,7 @@ EXAMPLES = {
     "  syndicator run --config /etc/syndicator/config.toml",
     "clean": "examples:\n  syndicator clean feed.xml --explain\n"
     "  syndicator clean https://example.org/feed.rss",
+    "reclean": "example:\n  syndicator reclean --config config.toml",
     "match": "examples:\n  syndicator match 'NATO OR \"North Atlantic Treaty\"' article.txt\n"
     "  echo 'NATO-Gipfel in Vilnius' | syndicator match NATO -",
 }
@@ -70,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("feed", help="a feed file or an http(s) URL")
     clean.add_argument("--explain", action="store_true", help="list every removal and its rule")
     clean.add_argument("--config", default=None, help="use this config's extra cleaning rules")
+
+    reclean = _sub(sub, "reclean", "re-apply the current cleaning rules to stored entries")
+    reclean.add_argument("--config", default="config.toml", help="config file")
 
     match = _sub(sub, "match", "show whether a text matches a topic query, and where")
     match.add_argument("query", help="a topic query, e.g. 'NATO OR OTAN'")
@@ -103,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _clean(args.feed, args.explain, args.config)
         if args.command == "match":
             return _match(args.query, args.file)
+        if args.command == "reclean":
+            return _reclean(Path(args.config))
     except ConfigError as exc:
         print(f"syndicator: invalid config: {exc}", file=sys.stderr)
         return 2
@@ -140,6 +146,17 @@ def _run(path: Path, once: bool) -> int:
         return _daemon(path, pipeline)
     finally:
         store.close()
+
+
+def _reclean(path: Path) -> int:
+    config = _load(path)
+    store = SQLiteStore(config.state)
+    try:
+        count = Pipeline(config, store, senders=[]).reclean()
+    finally:
+        store.close()
+    print(f"re-cleaned {count} stored entries; feeds republished in {config.output_dir}")
+    return 0
 
 
 def _summary(config: Config, report: CycleReport) -> None:
@@ -227,9 +244,7 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
 
 def _status(pipeline: Pipeline) -> Status:
     states = pipeline.store.source_states()
-    pending, sent = (
-        pipeline.store.outbox_counts() if isinstance(pipeline.store, SQLiteStore) else (0, 0)
-    )
+    pending, sent = pipeline.store.outbox_counts()
     return Status(
         topics=tuple((t.name, t.query) for t in pipeline.config.topics),
         sources=tuple(

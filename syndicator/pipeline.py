@@ -219,6 +219,25 @@ class Pipeline:
         report.failed[source.name] = reason
         log.error("source=%s url=%s failed: %s", source.name, source.url, reason)
 
+    # -- reclean ---------------------------------------------------------------------------
+
+    def reclean(self) -> int:
+        """Re-apply the current rules and topics to every stored entry, then republish all
+        feeds: output follows rule changes without waiting for sources to change."""
+        updates = []
+        for entry_id, source, parsed in self.store.raw_entries():
+            rules = self._rules.get(source) or self._default_rules()
+            clean = clean_entry(parsed, rules)
+            updates.append((entry_id, clean, self.matcher.match(clean.title, clean.text, source)))
+        self.store.update_cleaned(updates)
+        self._dirty.update([ALL, *(t.name for t in self.config.topics)])
+        self.publish()
+        return len(updates)
+
+    def _default_rules(self) -> RuleSet:
+        """For entries of a source no longer in the config: the global rules only."""
+        return load_rules(drop=self.config.drop, drop_selectors=self.config.drop_selectors)
+
     # -- publish ---------------------------------------------------------------------------
 
     def publish(self, report: CycleReport | None = None) -> list[str]:

@@ -20,7 +20,9 @@ from typing import Protocol
 from syndicator.errors import StoreError
 from syndicator.model import (
     Alert,
+    CleanEntry,
     NewEntry,
+    ParsedEntry,
     SourceState,
     StoredEntry,
     TopicHit,
@@ -46,7 +48,7 @@ CREATE TABLE IF NOT EXISTS entries (
     digest TEXT NOT NULL,
     uid TEXT NOT NULL,
     title TEXT NOT NULL, link TEXT NOT NULL, author TEXT NOT NULL,
-    raw_html TEXT NOT NULL,
+    raw_title TEXT NOT NULL, raw_link TEXT NOT NULL, raw_html TEXT NOT NULL,
     html TEXT NOT NULL, text TEXT NOT NULL,
     published REAL, updated REAL NOT NULL, first_seen REAL NOT NULL,
     UNIQUE (source, key)
@@ -89,6 +91,11 @@ class Store(Protocol):
     ) -> None: ...
     def save_state(self, state: SourceState) -> None: ...
     def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]: ...
+    def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]: ...
+    def update_cleaned(
+        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...]]]
+    ) -> None: ...
+    def outbox_counts(self) -> tuple[int, int]: ...
     def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[Alert]: ...
     def mark_sent(self, alert_id: int, now: float) -> None: ...
     def mark_failed(self, alert_id: int, error: str, next_try: float) -> None: ...
@@ -231,10 +238,12 @@ class SQLiteStore:
         stamp = p.updated or p.published
         updated = stamp.timestamp() if stamp else now
         row = self._db.execute(
-            "INSERT INTO entries (source, key, digest, uid, title, link, author, raw_html, "
-            "html, text, published, updated, first_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "INSERT INTO entries (source, key, digest, uid, title, link, author, raw_title, "
+            "raw_link, raw_html, html, text, published, updated, first_seen) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(source, key) DO UPDATE SET digest=excluded.digest, "
             "title=excluded.title, link=excluded.link, author=excluded.author, "
+            "raw_title=excluded.raw_title, raw_link=excluded.raw_link, "
             "raw_html=excluded.raw_html, html=excluded.html, text=excluded.text, "
             "published=excluded.published, updated=excluded.updated RETURNING id",
             (
@@ -245,6 +254,8 @@ class SQLiteStore:
                 c.title,
                 c.link,
                 p.author,
+                p.title,
+                p.link,
                 p.html,
                 c.html,
                 c.text,
@@ -254,12 +265,37 @@ class SQLiteStore:
             ),
         ).fetchone()
         entry_id = int(row[0])
+        self._put_hits(entry_id, e.hits)
+        return entry_id
+
+    def _put_hits(self, entry_id: int, hits: Sequence[TopicHit]) -> None:
         self._db.execute("DELETE FROM hits WHERE entry_id=?", (entry_id,))
         self._db.executemany(
             "INSERT INTO hits (entry_id, topic, terms) VALUES (?,?,?)",
-            [(entry_id, h.topic, json.dumps(list(h.terms))) for h in e.hits],
+            [(entry_id, h.topic, json.dumps(list(h.terms))) for h in hits],
         )
-        return entry_id
+
+    def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]:
+        """Every stored entry as it was fetched, so new cleaning rules can be re-applied."""
+        rows = self._db.execute(
+            "SELECT id, source, key, raw_title, raw_link, raw_html, author FROM entries "
+            "ORDER BY id"
+        ).fetchall()
+        for entry_id, source, key, title, link, html, author in rows:
+            yield entry_id, source, ParsedEntry(key, title, link, html, author)
+
+    def update_cleaned(
+        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...]]]
+    ) -> None:
+        """New cleaned text and topic hits for stored entries, in one transaction; no alerts,
+        since these stories are not new."""
+        with self._transaction():
+            for entry_id, clean, hits in updates:
+                self._db.execute(
+                    "UPDATE entries SET title=?, link=?, html=?, text=? WHERE id=?",
+                    (clean.title, clean.link, clean.html, clean.text, entry_id),
+                )
+                self._put_hits(entry_id, hits)
 
     def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]:
         if topic is None:

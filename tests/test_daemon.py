@@ -1,0 +1,69 @@
+"""`syndicator run` as a daemon: serves what it published, answers 304, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import DATA, FeedServer, free_port, syndicator_command, write_config
+
+
+def wait_for_feed(url: str, proc: subprocess.Popen[str], limit: float = 60) -> httpx.Response:
+    """Poll until the daemon has published (bounded; fails fast if the daemon died)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return response
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} never served")
+
+
+def test_daemon_serves_feeds_with_304_and_stops_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.serve_file("/sample.rss", DATA / "sample-news.rss")
+    port = free_port()
+    config = write_config(tmp_path, f"""
+[server]
+listen = "127.0.0.1:{port}"
+[[sources]]
+name = "sample"
+url = "{url}"
+[[topics]]
+name = "nato"
+query = "NATO"
+[[alerts]]
+type = "console"
+""")
+    proc = subprocess.Popen([*syndicator_command(), "run", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        feed = wait_for_feed(f"{base}/nato.atom", proc)
+        assert feed.headers["Content-Type"].startswith("application/atom+xml")
+        assert "NATO und Japan planen" in feed.text
+        again = httpx.get(f"{base}/nato.atom", headers={"If-None-Match": feed.headers["ETag"]})
+        assert again.status_code == 304
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        status = httpx.get(f"{base}/").text
+        assert "sample" in status and "nato.atom" in status
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err
+        assert time.monotonic() - started < 10
+        assert out.count("ALERT [nato]") == 2
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
