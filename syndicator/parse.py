@@ -92,8 +92,9 @@ def _entry(raw: Any, url: str, now: float) -> ParsedEntry:
         link=link,
         html=html,
         author=author,
-        published=_date(raw.get("published_parsed"), now),
-        updated=_date(raw.get("updated_parsed"), now),
+        # dict.get: feedparser's own get() maps a missing updated to published, with a warning.
+        published=_date(dict.get(raw, "published_parsed"), now),
+        updated=_date(dict.get(raw, "updated_parsed"), now),
     )
 
 

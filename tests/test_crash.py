@@ -43,19 +43,18 @@ security = "none"
 from = "s@example.org"
 to = ["a@example.org"]
 """)
-    proc = subprocess.Popen(
+    saved = 0
+    with subprocess.Popen(
         [*syndicator_command(), "run", "--once", "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stderr is not None
-    saved = 0
-    for line in proc.stderr:  # wait until some sources are stored, while one still hangs
-        if "status=200" in line:
-            saved += 1
-            if saved == 3:
-                break
-    proc.kill()
-    proc.wait()
+    ) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait until some sources are stored, while one still hangs
+            if "status=200" in line:
+                saved += 1
+                if saved == 3:
+                    break
+        proc.kill()
     assert saved == 3
     assert box.messages == []  # killed before the alert round
 
