@@ -70,6 +70,7 @@ class Source:
 class ConsoleAlert:
     name: str
     topics: tuple[str, ...] | None  # None: every topic
+    retry: float = 60.0  # first retry delay after a failed delivery; doubles up to an hour
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class EmailAlert:
     password_env: str = "SYNDICATOR_SMTP_PASSWORD"
     password_file: Path | None = None
     timeout: float = 30.0
+    retry: float = 60.0
+    digest: float | None = None  # group a topic's stories into one message per this period
 
 
 AlertChannel = ConsoleAlert | EmailAlert
@@ -104,6 +107,7 @@ class Config:
     output_dir: Path
     interval: float
     max_entries: int
+    unhealthy_after: int
     fetch: FetchSettings
     server: ServerSettings | None
     drop: tuple[str, ...]
@@ -173,6 +177,9 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     max_entries = _get(main, "syndicator.max_entries", "max_entries", int, 100)
     if max_entries < 1:
         raise ConfigError("syndicator.max_entries", "must be at least 1")
+    unhealthy_after = _get(main, "syndicator.unhealthy_after", "unhealthy_after", int, 5)
+    if unhealthy_after < 1:
+        raise ConfigError("syndicator.unhealthy_after", "must be at least 1")
 
     fetch = _fetch(_table(raw, "fetch"))
     server = _server(raw, main)
@@ -195,6 +202,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         output_dir=_path(main.get("output_dir", "feeds"), "syndicator.output_dir", base),
         interval=interval,
         max_entries=max_entries,
+        unhealthy_after=unhealthy_after,
         fetch=fetch,
         server=server,
         drop=_strings(clean, "clean.drop", "drop"),
@@ -331,9 +339,10 @@ def _alerts(items: list[Any], topic_names: set[str]) -> tuple[AlertChannel, ...]
             for t in topics:
                 if t not in topic_names:
                     raise ConfigError(f"{key}.topics", f"no topic named {t!r}")
+        retry = parse_duration(item.get("retry", 60), f"{key}.retry")
         if kind == "console":
-            _known(item, key, {"type", "name", "topics"})
-            channels.append(ConsoleAlert(name=name, topics=topics))
+            _known(item, key, {"type", "name", "topics", "retry"})
+            channels.append(ConsoleAlert(name=name, topics=topics, retry=retry))
             continue
         _known(
             item,
@@ -351,6 +360,8 @@ def _alerts(items: list[Any], topic_names: set[str]) -> tuple[AlertChannel, ...]
                 "from",
                 "to",
                 "timeout",
+                "retry",
+                "digest",
             },
         )
         security = _get(item, f"{key}.security", "security", str, "starttls")
@@ -382,6 +393,10 @@ def _alerts(items: list[Any], topic_names: set[str]) -> tuple[AlertChannel, ...]
                 ),
                 password_file=Path(password_file) if isinstance(password_file, str) else None,
                 timeout=parse_duration(item.get("timeout", 30), f"{key}.timeout"),
+                retry=retry,
+                digest=parse_duration(item["digest"], f"{key}.digest")
+                if "digest" in item
+                else None,
             )
         )
     _unique((c.name for c in channels), "alerts", "alert channel")

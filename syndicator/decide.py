@@ -7,10 +7,12 @@ entry costs a dictionary lookup, not a parse of its HTML.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
 
 from syndicator.config import AlertChannel
-from syndicator.model import ParsedEntry, TopicHit
+from syndicator.model import ParsedEntry, SourceState, TopicHit
 
 
 def digest(entry: ParsedEntry) -> str:
@@ -39,3 +41,64 @@ def alert_topics(hits: Sequence[TopicHit], channel: AlertChannel) -> tuple[str, 
     """The matched topics this channel wants to hear about (all, unless it lists some)."""
     wanted = channel.topics
     return tuple(h.topic for h in hits if wanted is None or h.topic in wanted)
+
+
+# -- one story from several sources ---------------------------------------------------------
+
+SIMHASH_MIN_WORDS = 40  # shorter texts share too many words by chance to be compared
+SIMHASH_MAX_DISTANCE = 3  # of 64 bits: near-identical text (a changed word or two)
+_WORD = re.compile(r"\w+")
+
+
+def story_link(link: str) -> str | None:
+    """The link as the same story's link from another source would read (tracking parameters
+    are already gone): no scheme, no `www.`, no fragment, no trailing slash."""
+    parts = urlsplit(link.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    host = parts.netloc.lower().removeprefix("www.")
+    path = parts.path.rstrip("/") or "/"
+    return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def simhash(text: str) -> int | None:
+    """A 64-bit fingerprint that changes little when the text changes little (word 3-shingles);
+    None for texts too short to compare."""
+    words = _WORD.findall(text.casefold())
+    if len(words) < SIMHASH_MIN_WORDS:
+        return None
+    weights = [0] * 64
+    for i in range(len(words) - 2):
+        shingle = " ".join(words[i : i + 3]).encode("utf-8", "surrogatepass")
+        h = int.from_bytes(hashlib.blake2b(shingle, digest_size=8).digest(), "big")
+        for bit in range(64):
+            weights[bit] += 1 if h >> bit & 1 else -1
+    value = sum(1 << bit for bit in range(64) if weights[bit] > 0)
+    return value - (1 << 64) if value >= 1 << 63 else value  # fits SQLite's signed INTEGER
+
+
+def simhash_bands(value: int) -> tuple[int, int, int, int]:
+    """Four 16-bit bands: two fingerprints within 3 bits share at least one band exactly, so
+    candidates are found with an index lookup instead of a scan."""
+    u = value & (1 << 64) - 1
+    return (u & 0xFFFF, u >> 16 & 0xFFFF, u >> 32 & 0xFFFF, u >> 48 & 0xFFFF)
+
+
+def near_identical(a: int, b: int) -> bool:
+    return ((a ^ b) & (1 << 64) - 1).bit_count() <= SIMHASH_MAX_DISTANCE
+
+
+# -- source health ---------------------------------------------------------------------------
+
+GONE = (403, 410)
+
+
+def health_change(old: SourceState, new: SourceState, threshold: int) -> str | None:
+    """"unhealthy" when a source crosses the failure threshold (or answers 403/410), "recovered"
+    when one that was reported works again, else None — so each is reported once."""
+    failing = new.failures >= threshold or (new.failures > 0 and new.last_status in GONE)
+    if failing and not old.unhealthy:
+        return "unhealthy"
+    if new.failures == 0 and old.unhealthy:
+        return "recovered"
+    return None

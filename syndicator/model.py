@@ -106,6 +106,7 @@ class SourceState:
     next_poll: float = 0.0
     failures: int = 0
     entries: int = 0
+    unhealthy: bool = False  # reported once when it turned unhealthy; cleared on success
 
 
 @dataclass(frozen=True)
@@ -144,4 +145,16 @@ class Alert:
     channel: str
     entry: StoredEntry
     topics: tuple[str, ...]
+    attempts: int = 0
+    created: float = 0.0
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An outbox row about Syndicator itself, e.g. a source that became unhealthy."""
+
+    id: int
+    channel: str
+    subject: str
+    body: str
     attempts: int = 0

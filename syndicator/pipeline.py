@@ -95,7 +95,10 @@ class Pipeline:
         return report
 
     def next_wake(self) -> float:
-        return schedule.next_wake(self.store.source_states(), self.config.sources, self.clock())
+        """The next source poll, or sooner if an alert waits for a retry."""
+        wake = schedule.next_wake(self.store.source_states(), self.config.sources, self.clock())
+        retry = self.store.next_retry()
+        return min(wake, max(retry, self.clock())) if retry is not None else wake
 
     async def _poll_all(
         self, sources: list[Source], states: dict[str, SourceState], report: CycleReport
@@ -158,7 +161,8 @@ class Pipeline:
         if result.not_modified:
             report.not_modified += 1
             new_state = schedule.after_success(state, source, now, self.rng, 304, max_age)
-            self.store.save_state(new_state)
+            new_state, notices = self._health(source, state, new_state)
+            self.store.save_state(new_state, notices, now)
             log.info("source=%s not modified (304)", source.name)
             return
         try:
@@ -188,10 +192,12 @@ class Pipeline:
             result.status,
             max_age,
         )
-        self.store.save_poll(new_state, entries, alerts, now)
+        new_state, notices = self._health(source, state, new_state)
+        touched = self.store.save_poll(new_state, entries, alerts, now, notices)
         if entries:
             self._dirty.add(ALL)
             self._dirty.update(h.topic for e in entries for h in e.hits)
+            self._dirty.update(touched)
         report.new_entries += len(entries)
         log.info(
             "source=%s status=%d entries=%d new_or_changed=%d alerts=%d",
@@ -215,9 +221,37 @@ class Pipeline:
         new_state = schedule.after_failure(
             state, source, now, self.rng, reason, status, retry_after
         )
-        self.store.save_state(new_state)
+        new_state, notices = self._health(source, state, new_state)
+        self.store.save_state(new_state, notices, now)
         report.failed[source.name] = reason
         log.error("source=%s url=%s failed: %s", source.name, source.url, reason)
+
+    def _health(
+        self, source: Source, old: SourceState, new: SourceState
+    ) -> tuple[SourceState, list[tuple[str, str, str]]]:
+        """Tell every channel once when a source turns unhealthy, and once when it recovers."""
+        change = decide.health_change(old, new, self.config.unhealthy_after)
+        if change is None:
+            return new, []
+        new = replace(new, unhealthy=change == "unhealthy")
+        if change == "unhealthy":
+            subject = f"source {source.name} is failing: {new.last_error}"
+            body = (
+                f"Syndicator cannot poll the source {source.name!r} ({source.url}).\n"
+                f"Last error: {new.last_error}\nFailures in a row: {new.failures}\n"
+                "It keeps retrying with back-off; you will hear once more when it recovers."
+            )
+            log.error(
+                "source=%s is unhealthy after %d failures: %s",
+                source.name,
+                new.failures,
+                new.last_error,
+            )
+        else:
+            subject = f"source {source.name} works again"
+            body = f"The source {source.name!r} ({source.url}) was polled successfully again."
+            log.info("source=%s recovered", source.name)
+        return new, [(channel.name, subject, body) for channel in self.config.alerts]
 
     # -- reclean ---------------------------------------------------------------------------
 

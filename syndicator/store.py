@@ -17,11 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from syndicator import decide
 from syndicator.errors import StoreError
 from syndicator.model import (
     Alert,
     CleanEntry,
     NewEntry,
+    Notice,
     ParsedEntry,
     SourceState,
     StoredEntry,
@@ -39,7 +41,8 @@ CREATE TABLE IF NOT EXISTS sources (
     last_status INTEGER, last_error TEXT,
     last_attempt REAL, last_success REAL,
     next_poll REAL NOT NULL DEFAULT 0,
-    failures INTEGER NOT NULL DEFAULT 0
+    failures INTEGER NOT NULL DEFAULT 0,
+    unhealthy INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY,
@@ -51,9 +54,17 @@ CREATE TABLE IF NOT EXISTS entries (
     raw_title TEXT NOT NULL, raw_link TEXT NOT NULL, raw_html TEXT NOT NULL,
     html TEXT NOT NULL, text TEXT NOT NULL,
     published REAL, updated REAL NOT NULL, first_seen REAL NOT NULL,
+    story TEXT, simhash INTEGER,
+    band0 INTEGER, band1 INTEGER, band2 INTEGER, band3 INTEGER,
+    dup_of INTEGER,
     UNIQUE (source, key)
 );
 CREATE INDEX IF NOT EXISTS entries_by_time ON entries (updated DESC);
+CREATE INDEX IF NOT EXISTS entries_by_story ON entries (story);
+CREATE INDEX IF NOT EXISTS entries_band0 ON entries (band0);
+CREATE INDEX IF NOT EXISTS entries_band1 ON entries (band1);
+CREATE INDEX IF NOT EXISTS entries_band2 ON entries (band2);
+CREATE INDEX IF NOT EXISTS entries_band3 ON entries (band3);
 CREATE TABLE IF NOT EXISTS hits (
     entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
     topic TEXT NOT NULL,
@@ -64,8 +75,9 @@ CREATE INDEX IF NOT EXISTS hits_by_topic ON hits (topic);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
     channel TEXT NOT NULL,
-    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    entry_id INTEGER REFERENCES entries(id) ON DELETE CASCADE,  -- NULL: a notice
     topics TEXT NOT NULL,
+    subject TEXT, body TEXT,
     created REAL NOT NULL,
     sent REAL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -88,8 +100,11 @@ class Store(Protocol):
         entries: Sequence[NewEntry],
         alerts: Sequence[tuple[str, int, tuple[str, ...]]],
         now: float,
+        notices: Sequence[tuple[str, str, str]] = (),
+    ) -> set[str]: ...
+    def save_state(
+        self, state: SourceState, notices: Sequence[tuple[str, str, str]] = (), now: float = 0.0
     ) -> None: ...
-    def save_state(self, state: SourceState) -> None: ...
     def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]: ...
     def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]: ...
     def update_cleaned(
@@ -97,6 +112,8 @@ class Store(Protocol):
     ) -> None: ...
     def outbox_counts(self) -> tuple[int, int]: ...
     def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[Alert]: ...
+    def pending_notices(self, channel: str, now: float) -> list[Notice]: ...
+    def next_retry(self) -> float | None: ...
     def mark_sent(self, alert_id: int, now: float) -> None: ...
     def mark_failed(self, alert_id: int, error: str, next_try: float) -> None: ...
     def close(self) -> None: ...
@@ -153,7 +170,7 @@ class SQLiteStore:
         rows = self._db.execute(
             "SELECT s.name, etag, last_modified, last_status, last_error, last_attempt, "
             "last_success, next_poll, failures, "
-            "(SELECT count(*) FROM entries e WHERE e.source = s.name) FROM sources s"
+            "(SELECT count(*) FROM entries e WHERE e.source = s.name), unhealthy FROM sources s"
         )
         return {
             r[0]: SourceState(
@@ -166,23 +183,36 @@ class SQLiteStore:
                 next_poll=r[7],
                 failures=r[8],
                 entries=r[9],
+                unhealthy=bool(r[10]),
             )
             for r in rows
         }
 
-    def save_state(self, state: SourceState) -> None:
+    def save_state(
+        self, state: SourceState, notices: Sequence[tuple[str, str, str]] = (), now: float = 0.0
+    ) -> None:
+        """The source's new state, with any notices about it (channel, subject, body)."""
         with self._transaction():
             self._put_state(state)
+            self._put_notices(notices, now)
+
+    def _put_notices(self, notices: Sequence[tuple[str, str, str]], now: float) -> None:
+        self._db.executemany(
+            "INSERT INTO outbox (channel, entry_id, topics, subject, body, created) "
+            "VALUES (?, NULL, '[]', ?, ?, ?)",
+            [(channel, subject, body, now) for channel, subject, body in notices],
+        )
 
     def _put_state(self, s: SourceState) -> None:
         self._db.execute(
             "INSERT INTO sources (name, etag, last_modified, last_status, last_error, "
-            "last_attempt, last_success, next_poll, failures) VALUES (?,?,?,?,?,?,?,?,?) "
+            "last_attempt, last_success, next_poll, failures, unhealthy) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(name) DO UPDATE SET etag=excluded.etag, "
             "last_modified=excluded.last_modified, last_status=excluded.last_status, "
             "last_error=excluded.last_error, last_attempt=excluded.last_attempt, "
             "last_success=excluded.last_success, next_poll=excluded.next_poll, "
-            "failures=excluded.failures",
+            "failures=excluded.failures, unhealthy=excluded.unhealthy",
             (
                 s.name,
                 s.validators.etag,
@@ -193,6 +223,7 @@ class SQLiteStore:
                 s.last_success,
                 s.next_poll,
                 s.failures,
+                int(s.unhealthy),
             ),
         )
 
@@ -216,36 +247,56 @@ class SQLiteStore:
         entries: Sequence[NewEntry],
         alerts: Sequence[tuple[str, int, tuple[str, ...]]],
         now: float,
-    ) -> None:
+        notices: Sequence[tuple[str, str, str]] = (),
+    ) -> set[str]:
         """Entries, hits, outbox rows and the source state in one transaction.
 
-        `alerts` are (channel, index into entries, topics); an outbox row is unique per
-        channel and entry, so a changed entry that matches again is not alerted twice.
+        `alerts` are (channel, index into entries, topics). An outbox row is unique per channel
+        and entry, so a changed entry that matches again is not alerted twice; and a story
+        already known from another source (same link, or near-identical text) is published
+        once, in its most complete version, and alerted only for topics not yet alerted.
+        Returns the topics of older entries that a more complete version displaced, whose
+        feeds must be republished too.
         """
+        touched: set[str] = set()
         with self._transaction():
-            ids = [self._put_entry(e, now) for e in entries]
+            saved = [self._put_entry(e, now, touched) for e in entries]
             for channel, index, topics in alerts:
+                entry_id, group = saved[index]
+                if group:
+                    done = self._alerted_topics(channel, group)
+                    topics = tuple(t for t in topics if t not in done)
+                    if not topics:
+                        continue
                 self._db.execute(
                     "INSERT OR IGNORE INTO outbox (channel, entry_id, topics, created) "
                     "VALUES (?,?,?,?)",
-                    (channel, ids[index], json.dumps(list(topics)), now),
+                    (channel, entry_id, json.dumps(list(topics)), now),
                 )
+            self._put_notices(notices, now)
             self._put_state(state)
+        return touched
 
-    def _put_entry(self, e: NewEntry, now: float) -> int:
+    def _put_entry(self, e: NewEntry, now: float, touched: set[str]) -> tuple[int, list[int]]:
+        """Upsert one entry; returns its id and the other entries of the same story."""
         p, c = e.parsed, e.clean
         published = p.published.timestamp() if p.published else None
         stamp = p.updated or p.published
         updated = stamp.timestamp() if stamp else now
+        story = decide.story_link(c.link)
+        fingerprint = decide.simhash(c.text)
+        bands = decide.simhash_bands(fingerprint) if fingerprint is not None else (None,) * 4
         row = self._db.execute(
             "INSERT INTO entries (source, key, digest, uid, title, link, author, raw_title, "
-            "raw_link, raw_html, html, text, published, updated, first_seen) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "raw_link, raw_html, html, text, published, updated, first_seen, story, simhash, "
+            "band0, band1, band2, band3) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(source, key) DO UPDATE SET digest=excluded.digest, "
             "title=excluded.title, link=excluded.link, author=excluded.author, "
             "raw_title=excluded.raw_title, raw_link=excluded.raw_link, "
             "raw_html=excluded.raw_html, html=excluded.html, text=excluded.text, "
-            "published=excluded.published, updated=excluded.updated RETURNING id",
+            "published=excluded.published, updated=excluded.updated, story=excluded.story, "
+            "simhash=excluded.simhash, band0=excluded.band0, band1=excluded.band1, "
+            "band2=excluded.band2, band3=excluded.band3 RETURNING id, dup_of",
             (
                 e.source,
                 p.key,
@@ -262,11 +313,75 @@ class SQLiteStore:
                 published,
                 updated,
                 now,
+                story,
+                fingerprint,
+                *bands,
             ),
         ).fetchone()
-        entry_id = int(row[0])
+        entry_id, dup_of = int(row[0]), row[1]
         self._put_hits(entry_id, e.hits)
-        return entry_id
+        if dup_of is not None:
+            return entry_id, self._group(int(dup_of), entry_id)
+        other = self._same_story(entry_id, story, fingerprint, bands)
+        if other is None:
+            return entry_id, []
+        other_id, other_length = other
+        if len(c.text) > other_length:  # the new version is more complete: it represents the story
+            for (topic,) in self._db.execute(
+                "SELECT DISTINCT topic FROM hits WHERE entry_id IN "
+                "(SELECT id FROM entries WHERE id=? OR dup_of=?)",
+                (other_id, other_id),
+            ):
+                touched.add(topic)
+            self._db.execute(
+                "UPDATE entries SET dup_of=? WHERE id=? OR dup_of=?", (entry_id, other_id, other_id)
+            )
+            return entry_id, self._group(entry_id, entry_id)
+        self._db.execute("UPDATE entries SET dup_of=? WHERE id=?", (other_id, entry_id))
+        return entry_id, self._group(other_id, entry_id)
+
+    def _same_story(
+        self,
+        entry_id: int,
+        story: str | None,
+        fingerprint: int | None,
+        bands: tuple[int | None, ...],
+    ) -> tuple[int, int] | None:
+        """(id, text length) of the entry that represents the same story, if any."""
+        if story is not None:
+            row = self._db.execute(
+                "SELECT id, length(text) FROM entries WHERE story=? AND id<>? AND dup_of IS NULL "
+                "ORDER BY id LIMIT 1",
+                (story, entry_id),
+            ).fetchone()
+            if row:
+                return int(row[0]), int(row[1])
+        if fingerprint is None:
+            return None
+        for other_id, other_hash, length in self._db.execute(
+            "SELECT id, simhash, length(text) FROM entries WHERE id<>? AND dup_of IS NULL AND "
+            "(band0=? OR band1=? OR band2=? OR band3=?) ORDER BY id",
+            (entry_id, *bands),
+        ):
+            if other_hash is not None and decide.near_identical(fingerprint, int(other_hash)):
+                return int(other_id), int(length)
+        return None
+
+    def _group(self, head: int, exclude: int) -> list[int]:
+        rows = self._db.execute(
+            "SELECT id FROM entries WHERE (id=? OR dup_of=?) AND id<>?", (head, head, exclude)
+        )
+        return [int(r[0]) for r in rows]
+
+    def _alerted_topics(self, channel: str, entry_ids: Sequence[int]) -> set[str]:
+        marks = ",".join("?" * len(entry_ids))
+        done: set[str] = set()
+        for (topics,) in self._db.execute(
+            f"SELECT topics FROM outbox WHERE channel=? AND entry_id IN ({marks})",
+            [channel, *entry_ids],
+        ):
+            done.update(json.loads(topics))
+        return done
 
     def _put_hits(self, entry_id: int, hits: Sequence[TopicHit]) -> None:
         self._db.execute("DELETE FROM hits WHERE entry_id=?", (entry_id,))
@@ -278,8 +393,7 @@ class SQLiteStore:
     def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]:
         """Every stored entry as it was fetched, so new cleaning rules can be re-applied."""
         rows = self._db.execute(
-            "SELECT id, source, key, raw_title, raw_link, raw_html, author FROM entries "
-            "ORDER BY id"
+            "SELECT id, source, key, raw_title, raw_link, raw_html, author FROM entries ORDER BY id"
         ).fetchall()
         for entry_id, source, key, title, link, html, author in rows:
             yield entry_id, source, ParsedEntry(key, title, link, html, author)
@@ -300,14 +414,14 @@ class SQLiteStore:
     def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]:
         if topic is None:
             rows = self._db.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM entries e ORDER BY e.updated DESC, e.id DESC "
-                "LIMIT ?",
+                f"SELECT {_ENTRY_COLUMNS} FROM entries e WHERE e.dup_of IS NULL "
+                "ORDER BY e.updated DESC, e.id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         else:
             rows = self._db.execute(
                 f"SELECT {_ENTRY_COLUMNS} FROM entries e JOIN hits h ON h.entry_id = e.id "
-                "WHERE h.topic=? ORDER BY e.updated DESC, e.id DESC LIMIT ?",
+                "WHERE h.topic=? AND e.dup_of IS NULL ORDER BY e.updated DESC, e.id DESC LIMIT ?",
                 (topic, limit),
             ).fetchall()
         return self._entries(rows)
@@ -331,12 +445,12 @@ class SQLiteStore:
 
     def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[Alert]:
         rows = self._db.execute(
-            f"SELECT o.id, o.topics, o.attempts, {_ENTRY_COLUMNS} FROM outbox o "
+            f"SELECT o.id, o.topics, o.attempts, o.created, {_ENTRY_COLUMNS} FROM outbox o "
             "JOIN entries e ON e.id = o.entry_id "
             "WHERE o.channel=? AND o.sent IS NULL AND o.next_try <= ? ORDER BY o.id LIMIT ?",
             (channel, now, limit),
         ).fetchall()
-        entries = self._entries(r[3:] for r in rows)
+        entries = self._entries(r[4:] for r in rows)
         return [
             Alert(
                 id=r[0],
@@ -344,9 +458,23 @@ class SQLiteStore:
                 entry=entry,
                 topics=tuple(json.loads(r[1])),
                 attempts=r[2],
+                created=r[3],
             )
             for r, entry in zip(rows, entries, strict=True)
         ]
+
+    def pending_notices(self, channel: str, now: float) -> list[Notice]:
+        rows = self._db.execute(
+            "SELECT id, subject, body, attempts FROM outbox WHERE channel=? AND entry_id IS NULL "
+            "AND sent IS NULL AND next_try <= ? ORDER BY id",
+            (channel, now),
+        ).fetchall()
+        return [Notice(r[0], channel, r[1] or "", r[2] or "", r[3]) for r in rows]
+
+    def next_retry(self) -> float | None:
+        """When the earliest unsent outbox row may be tried again (the daemon wakes for it)."""
+        row = self._db.execute("SELECT min(next_try) FROM outbox WHERE sent IS NULL").fetchone()
+        return float(row[0]) if row and row[0] is not None else None
 
     def mark_sent(self, alert_id: int, now: float) -> None:
         with self._transaction():

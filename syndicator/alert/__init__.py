@@ -7,31 +7,40 @@ most that one alert; a refused send is retried later with back-off, and nothing 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 from syndicator.config import AlertChannel, ConsoleAlert, EmailAlert
 from syndicator.errors import DeliveryError
-from syndicator.model import Alert
+from syndicator.model import Alert, Notice
 from syndicator.store import Store
 
 log = logging.getLogger(__name__)
 
-RETRY_FIRST = 60.0
 RETRY_MAX = 3600.0
 
 
 class Sender(Protocol):
     name: str
+    retry: float  # first retry delay after a refusal
+    digest: float | None  # None: one message per story
 
     def send(self, alert: Alert) -> None:
-        """Deliver one alert or raise DeliveryError."""
+        """Deliver one story or raise DeliveryError."""
+
+    def send_digest(self, topic: str, alerts: Sequence[Alert]) -> None:
+        """Deliver several stories of one topic together or raise DeliveryError."""
+
+    def send_notice(self, notice: Notice) -> None:
+        """Deliver a message about Syndicator itself (a source gone bad) or raise."""
 
 
 def make_sender(channel: AlertChannel) -> Sender:
     if isinstance(channel, ConsoleAlert):
         from syndicator.alert.console import ConsoleSender
 
-        return ConsoleSender(channel.name)
+        return ConsoleSender(channel.name, retry=channel.retry)
     if isinstance(channel, EmailAlert):
         from syndicator.alert.email import EmailSender
 
@@ -39,36 +48,83 @@ def make_sender(channel: AlertChannel) -> Sender:
     raise TypeError(f"unknown alert channel {channel!r}")
 
 
-def retry_delay(attempts: int) -> float:
+def retry_delay(attempts: int, first: float = 60.0) -> float:
     """Exponential back-off for a channel that refused: 1 min, 2, 4, … capped at an hour."""
-    return float(min(RETRY_MAX, RETRY_FIRST * 2 ** max(0, attempts)))
+    return float(min(RETRY_MAX, first * 2 ** max(0, attempts)))
 
 
-def deliver(store: Store, senders: list[Sender], now: float) -> tuple[int, int]:
-    """Send what is due on every channel; returns (sent, failed). One failure stops that channel
-    for this round, since the next row would most likely fail the same way."""
+def deliver(store: Store, senders: Sequence[Sender], now: float) -> tuple[int, int]:
+    """Send what is due on every channel; returns (sent, failed). A failure ends that channel's
+    round, since the next message would most likely fail the same way."""
     sent = failed = 0
     for sender in senders:
-        while batch := store.pending_alerts(sender.name, now):
-            stop = False
-            for alert in batch:
-                try:
-                    sender.send(alert)
-                except DeliveryError as exc:
-                    delay = retry_delay(alert.attempts)
-                    store.mark_failed(alert.id, str(exc), now + delay)
-                    log.warning(
-                        "alert channel=%s entry=%r failed: %s; retry in %ds",
-                        sender.name,
-                        alert.entry.title,
-                        exc,
-                        delay,
-                    )
-                    failed += 1
-                    stop = True
-                    break
-                store.mark_sent(alert.id, now)
-                sent += 1
-            if stop:
-                break
+        s, f = _deliver_channel(store, sender, now)
+        sent += s
+        failed += f
     return sent, failed
+
+
+def _deliver_channel(store: Store, sender: Sender, now: float) -> tuple[int, int]:
+    sent = 0
+    for notice in store.pending_notices(sender.name, now):
+        send = partial(sender.send_notice, notice)
+        if not _attempt(store, sender, [notice.id], notice.attempts, now, send, notice.subject):
+            return sent, 1
+        sent += 1
+    while batch := store.pending_alerts(sender.name, now):
+        if sender.digest is not None:
+            digested, failed = _deliver_digests(store, sender, batch, now)
+            return sent + digested, failed
+        for alert in batch:
+            send = partial(sender.send, alert)
+            if not _attempt(
+                store, sender, [alert.id], alert.attempts, now, send, alert.entry.title
+            ):
+                return sent, 1
+            sent += 1
+    return sent, 0
+
+
+def _deliver_digests(
+    store: Store, sender: Sender, pending: list[Alert], now: float
+) -> tuple[int, int]:
+    """One message per topic once its oldest pending story has waited a digest period."""
+    assert sender.digest is not None
+    by_topic: dict[str, list[Alert]] = {}
+    for alert in pending:
+        by_topic.setdefault(alert.topics[0], []).append(alert)
+    sent = 0
+    for topic, alerts in by_topic.items():
+        if min(a.created for a in alerts) + sender.digest > now:
+            continue
+        ids = [a.id for a in alerts]
+        attempts = max(a.attempts for a in alerts)
+        send = partial(sender.send_digest, topic, alerts)
+        if not _attempt(store, sender, ids, attempts, now, send, f"digest {topic}"):
+            return sent, 1
+        sent += len(alerts)
+    return sent, 0
+
+
+def _attempt(
+    store: Store,
+    sender: Sender,
+    ids: list[int],
+    attempts: int,
+    now: float,
+    send: Callable[[], None],
+    what: str,
+) -> bool:
+    try:
+        send()
+    except DeliveryError as exc:
+        delay = retry_delay(attempts, sender.retry)
+        for row in ids:
+            store.mark_failed(row, str(exc), now + delay)
+        log.warning(
+            "alert channel=%s item=%r failed: %s; retry in %ds", sender.name, what, exc, delay
+        )
+        return False
+    for row in ids:
+        store.mark_sent(row, now)
+    return True

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
-from syndicator.model import Alert
+from syndicator.model import Alert, Notice
 
 
 class ConsoleSender:
-    def __init__(self, name: str, stream: TextIO | None = None) -> None:
+    digest: float | None = None  # a terminal wants each story as it comes
+
+    def __init__(self, name: str, stream: TextIO | None = None, retry: float = 60.0) -> None:
         self.name = name
+        self.retry = retry
         self._stream = stream
 
     def send(self, alert: Alert) -> None:
-        stream = self._stream or sys.stdout
         topics = ",".join(alert.topics)
         title = " ".join(alert.entry.title.split()) or "(untitled)"
         link = alert.entry.link or "-"
         # Output, not a log line: this is what the user asked to see.
-        stream.write(f"ALERT [{topics}] {title} — {link} ({alert.entry.source})\n")
+        self._write(f"ALERT [{topics}] {title} — {link} ({alert.entry.source})\n")
+
+    def send_digest(self, topic: str, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self.send(alert)
+
+    def send_notice(self, notice: Notice) -> None:
+        self._write(f"NOTICE {notice.subject}\n")
+
+    def _write(self, line: str) -> None:
+        stream = self._stream or sys.stdout
+        stream.write(line)
         stream.flush()

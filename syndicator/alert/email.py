@@ -1,4 +1,5 @@
-"""Alerts as email over SMTP: one message per story per channel, text and HTML alternatives."""
+"""Alerts as email over SMTP: one message per story (or per topic digest) per channel, with a
+plain-text part and an HTML part that renders in common mail clients."""
 
 from __future__ import annotations
 
@@ -7,25 +8,39 @@ import logging
 import os
 import smtplib
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from syndicator.config import EmailAlert
 from syndicator.errors import DeliveryError
-from syndicator.model import Alert
+from syndicator.model import Alert, Notice, StoredEntry
 
 log = logging.getLogger(__name__)
 
 EXCERPT = 600
+_STYLE = "font-family:sans-serif;max-width:40em;line-height:1.4"
 
 
 class EmailSender:
     def __init__(self, channel: EmailAlert) -> None:
         self.name = channel.name
+        self.retry = channel.retry
+        self.digest = channel.digest
         self._channel = channel
 
     def send(self, alert: Alert) -> None:
-        message = compose(alert, self._channel)
+        self._deliver(compose(alert, self._channel))
+
+    def send_digest(self, topic: str, alerts: Sequence[Alert]) -> None:
+        self._deliver(compose_digest(topic, alerts, self._channel))
+
+    def send_notice(self, notice: Notice) -> None:
+        message = _message(self._channel, f"[syndicator] {notice.subject}")
+        message.set_content(notice.body + "\n")
+        self._deliver(message)
+
+    def _deliver(self, message: EmailMessage) -> None:
         c = self._channel
         try:
             if c.security == "tls":
@@ -56,40 +71,73 @@ class EmailSender:
         return password
 
 
-def compose(alert: Alert, channel: EmailAlert) -> EmailMessage:
-    entry = alert.entry
-    topics = ", ".join(alert.topics)
-    title = " ".join(entry.title.split()) or "(untitled)"
-    excerpt = entry.text[:EXCERPT].rstrip() + ("…" if len(entry.text) > EXCERPT else "")
+def _message(channel: EmailAlert, subject: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = f"[{topics}] {title}"
+    message["Subject"] = subject
     message["From"] = channel.sender
     message["To"] = ", ".join(channel.to)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="syndicator.local")
-    message["X-Syndicator-Entry"] = entry.uid
-    message.set_content(
-        f"{title}\n{entry.link}\n\nSource: {entry.source}\nTopics: {topics}\n\n{excerpt}\n"
+    return message
+
+
+def _title(entry: StoredEntry) -> str:
+    return " ".join(entry.title.split()) or "(untitled)"
+
+
+def _excerpt(entry: StoredEntry) -> str:
+    return entry.text[:EXCERPT].rstrip() + ("…" if len(entry.text) > EXCERPT else "")
+
+
+def _story_text(entry: StoredEntry, topics: str) -> str:
+    return (
+        f"{_title(entry)}\n{entry.link}\n\nSource: {entry.source}\nTopics: {topics}\n\n"
+        f"{_excerpt(entry)}\n"
     )
+
+
+def _story_html(entry: StoredEntry, topics: str) -> str:
     e = html.escape
-    link = f'<a href="{e(entry.link)}">{e(title)}</a>' if entry.link else e(title)
+    title = e(_title(entry))
+    head = f'<a href="{e(entry.link)}">{title}</a>' if entry.link else title
+    return (
+        f'<h2 style="font-size:1.15em;margin:1.2em 0 .2em">{head}</h2>'
+        f'<p style="color:#555;margin:0">Source: {e(entry.source)} · Topics: {e(topics)}</p>'
+        f"<p>{e(_excerpt(entry))}</p>"
+    )
+
+
+def compose(alert: Alert, channel: EmailAlert) -> EmailMessage:
+    topics = ", ".join(alert.topics)
+    message = _message(channel, f"[{topics}] {_title(alert.entry)}")
+    message["X-Syndicator-Entry"] = alert.entry.uid
+    message.set_content(_story_text(alert.entry, topics))
     message.add_alternative(
-        '<!doctype html><html><body style="font-family:sans-serif;max-width:40em">'
-        f'<h2 style="font-size:1.2em">{link}</h2>'
-        f'<p style="color:#555">Source: {e(entry.source)} · Topics: {e(topics)}</p>'
-        f"<p>{e(excerpt)}</p></body></html>",
+        f'<!doctype html><html><body style="{_STYLE}">{_story_html(alert.entry, topics)}'
+        "</body></html>",
         subtype="html",
+    )
+    return message
+
+
+def compose_digest(topic: str, alerts: Sequence[Alert], channel: EmailAlert) -> EmailMessage:
+    count = len(alerts)
+    message = _message(channel, f"[{topic}] {count} new stor{'y' if count == 1 else 'ies'}")
+    for alert in alerts:
+        message["X-Syndicator-Entry"] = alert.entry.uid
+    parts = [_story_text(a.entry, ", ".join(a.topics)) for a in alerts]
+    message.set_content(("\n" + "-" * 60 + "\n\n").join(parts))
+    stories = "".join(_story_html(a.entry, ", ".join(a.topics)) for a in alerts)
+    message.add_alternative(
+        f'<!doctype html><html><body style="{_STYLE}">{stories}</body></html>', subtype="html"
     )
     return message
 
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = (
-            exc.smtp_error.decode("utf-8", "replace")
-            if isinstance(exc.smtp_error, bytes)
-            else str(exc.smtp_error)
-        )
+        error = exc.smtp_error
+        text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
         return f"{exc.smtp_code} {text}"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
