@@ -202,9 +202,16 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
             if reload_requested.is_set():
                 reload_requested.clear()
                 try:
+                    previous = current.config
                     current = Pipeline(_load(path), current.store)
                     state["pipeline"] = current
                     log.info("config reloaded from %s", path)
+                    if _rules_changed(previous, current.config):
+                        # New topics see stored stories too, and feeds follow new rules.
+                        log.info(
+                            "topics or cleaning rules changed: re-cleaned %d entries",
+                            current.reclean(),
+                        )
                 except SyndicatorError as exc:
                     log.error("config reload failed, keeping the old one: %s", exc)
             report = current.run_cycle()
@@ -240,6 +247,18 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
         os._exit(0)
     log.info("stopped")
     return 0
+
+
+def _rules_changed(old: Config, new: Config) -> bool:
+    def rules(c: Config) -> object:
+        return (
+            c.topics,
+            c.drop,
+            c.drop_selectors,
+            sorted((s.name, s.drop, s.drop_selectors) for s in c.sources),
+        )
+
+    return rules(old) != rules(new)
 
 
 def _status(pipeline: Pipeline) -> Status:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -62,17 +63,18 @@ def story_link(link: str) -> str | None:
 
 
 def simhash(text: str) -> int | None:
-    """A 64-bit fingerprint that changes little when the text changes little (word 3-shingles);
-    None for texts too short to compare."""
+    """A 64-bit fingerprint that changes by a few bits when a word or two of the text change
+    (word counts, order ignored); None for texts too short to compare."""
     words = _WORD.findall(text.casefold())
     if len(words) < SIMHASH_MIN_WORDS:
         return None
     weights = [0] * 64
-    for i in range(len(words) - 2):
-        shingle = " ".join(words[i : i + 3]).encode("utf-8", "surrogatepass")
-        h = int.from_bytes(hashlib.blake2b(shingle, digest_size=8).digest(), "big")
+    for word, count in Counter(words).items():
+        h = int.from_bytes(
+            hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
+        )
         for bit in range(64):
-            weights[bit] += 1 if h >> bit & 1 else -1
+            weights[bit] += count if h >> bit & 1 else -count
     value = sum(1 << bit for bit in range(64) if weights[bit] > 0)
     return value - (1 << 64) if value >= 1 << 63 else value  # fits SQLite's signed INTEGER
 
@@ -94,7 +96,7 @@ GONE = (403, 410)
 
 
 def health_change(old: SourceState, new: SourceState, threshold: int) -> str | None:
-    """"unhealthy" when a source crosses the failure threshold (or answers 403/410), "recovered"
+    """ "unhealthy" when a source crosses the failure threshold (or answers 403/410), "recovered"
     when one that was reported works again, else None — so each is reported once."""
     failing = new.failures >= threshold or (new.failures > 0 and new.last_status in GONE)
     if failing and not old.unhealthy:
