@@ -48,6 +48,7 @@ class FetchSettings:
     max_redirects: int = 5
     concurrency: int = 16
     per_host: int = 2
+    per_host_interval: float = 0.25  # seconds between request starts to one host
     user_agent: str = ""  # empty: the built-in one naming the project
 
 
@@ -224,6 +225,7 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
             "max_redirects",
             "concurrency",
             "per_host",
+            "per_host_interval",
             "user_agent",
         },
     )
@@ -237,6 +239,7 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
         max_redirects=_get(table, "fetch.max_redirects", "max_redirects", int, d.max_redirects),
         concurrency=_get(table, "fetch.concurrency", "concurrency", int, d.concurrency),
         per_host=_get(table, "fetch.per_host", "per_host", int, d.per_host),
+        per_host_interval=_interval(table.get("per_host_interval", d.per_host_interval)),
         user_agent=_get(table, "fetch.user_agent", "user_agent", str, d.user_agent),
     )
     for key in ("concurrency", "per_host"):
@@ -245,6 +248,13 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
     if settings.max_redirects < 0:
         raise ConfigError("fetch.max_redirects", "must not be negative")
     return settings
+
+
+def _interval(value: object) -> float:
+    """Like a duration, but 0 is allowed: no spacing."""
+    if value == 0 or value == "0":
+        return 0.0
+    return parse_duration(value, "fetch.per_host_interval")
 
 
 def _server(raw: Mapping[str, Any], main: Mapping[str, Any]) -> ServerSettings | None:

@@ -45,6 +45,28 @@ class CycleReport:
     feeds_written: list[str] = field(default_factory=list)
 
 
+class _HostGate:
+    """At most `concurrent` requests to one host at a time, and starts at least `spacing`
+    seconds apart: the politeness a site expects from a feed poller."""
+
+    def __init__(self, concurrent: int, spacing: float) -> None:
+        self._slots = asyncio.Semaphore(concurrent)
+        self._spacing = spacing
+        self._next_start = 0.0
+
+    async def __aenter__(self) -> None:
+        await self._slots.acquire()
+        if self._spacing > 0:
+            now = asyncio.get_running_loop().time()
+            start = max(now, self._next_start)
+            self._next_start = start + self._spacing
+            if start > now:
+                await asyncio.sleep(start - now)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._slots.release()
+
+
 class Pipeline:
     """Holds what a cycle needs and is rebuilt on config reload; the store outlives it."""
 
@@ -104,20 +126,29 @@ class Pipeline:
         self, sources: list[Source], states: dict[str, SourceState], report: CycleReport
     ) -> None:
         f = self.config.fetch
-        limit = asyncio.Semaphore(f.concurrency)
-        hosts: dict[str, asyncio.Semaphore] = {}
+        limit = asyncio.Semaphore(f.concurrency)  # requests in flight
+        backlog = asyncio.Semaphore(2 * f.concurrency)  # bodies fetched, not yet processed
+        hosts: dict[str, _HostGate] = {}
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="process")
         loop = asyncio.get_running_loop()
         client = make_client(self._limits(None), f.user_agent, connections=f.concurrency)
 
         async def one(source: Source) -> None:
             state = states.get(source.name) or SourceState(name=source.name)
-            async with limit:
-                host = urlsplit(source.url).netloc.lower()
-                gate = hosts.setdefault(host, asyncio.Semaphore(f.per_host))
-                async with gate:
-                    result = await self._fetch(client, source, state)
+            host = urlsplit(source.url).netloc.lower()
+            gate = hosts.setdefault(host, _HostGate(f.per_host, f.per_host_interval))
+            async with gate:  # wait for the host first, so a busy host holds no global slot
+                await backlog.acquire()
+                try:
+                    async with limit:
+                        result = await self._fetch(client, source, state)
+                except BaseException:
+                    backlog.release()
+                    raise
+            try:
                 await loop.run_in_executor(worker, self._process, source, state, result, report)
+            finally:
+                backlog.release()
 
         try:
             await asyncio.gather(*(one(s) for s in sources))

@@ -223,3 +223,15 @@ def test_health_changes_once() -> None:
     assert health_change(reported, SourceState("s", failures=7, unhealthy=True), 5) is None
     assert health_change(ok, SourceState("s", failures=1, last_status=410), 5) == "unhealthy"
     assert health_change(reported, SourceState("s", unhealthy=True), 5) == "recovered"
+
+
+def test_requests_to_one_host_are_spaced(tmp_path: Path, feed_server: FeedServer) -> None:
+    sources = ""
+    for i in range(4):
+        feed_server.serve_file(f"/f{i}", DATA / "sample-news.rss")
+        sources += f'[[sources]]\nname = "f{i}"\nurl = "{feed_server.base}/f{i}"\n'
+    config = write_config(tmp_path, '[fetch]\nper_host_interval = "0.3s"\n' + sources)
+    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
+    starts = sorted(r.at for r in feed_server.log)
+    assert len(starts) == 4
+    assert all(b - a >= 0.25 for a, b in zip(starts, starts[1:], strict=False)), starts
