@@ -99,6 +99,7 @@ class ServerSettings:
     host: str
     port: int
     base_url: str  # how readers reach the server; used for the feeds' self links
+    websub_hub: str | None = None  # pinged when a feed changes, advertised in each feed
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def _server(raw: Mapping[str, Any], main: Mapping[str, Any]) -> ServerSettings |
     if "server" not in raw:
         return None
     table = _table(raw, "server")
-    _known(table, "server", {"listen", "base_url", "enabled"})
+    _known(table, "server", {"listen", "base_url", "enabled", "websub_hub"})
     if not _get(table, "server.enabled", "enabled", bool, True):
         return None
     listen = _get(table, "server.listen", "listen", str, "127.0.0.1:8080")
@@ -276,7 +277,12 @@ def _server(raw: Mapping[str, Any], main: Mapping[str, Any]) -> ServerSettings |
     base_url = table.get("base_url", main.get("base_url", f"http://{shown}:{port}/"))
     if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ("http", "https"):
         raise ConfigError("server.base_url", f"expected an http(s) URL, got {base_url!r}")
-    return ServerSettings(host=host, port=port, base_url=base_url.rstrip("/") + "/")
+    hub = table.get("websub_hub")
+    if hub is not None and (
+        not isinstance(hub, str) or urlsplit(hub).scheme not in ("http", "https")
+    ):
+        raise ConfigError("server.websub_hub", f"expected an http(s) URL, got {hub!r}")
+    return ServerSettings(host=host, port=port, base_url=base_url.rstrip("/") + "/", websub_hub=hub)
 
 
 def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:

@@ -27,7 +27,7 @@ from syndicator.fetch import Limits, fetch, fetch_file, header_max_age, make_cli
 from syndicator.match import Matcher, compile_topics
 from syndicator.model import Fetched, NewEntry, SourceState
 from syndicator.parse import parse_feed
-from syndicator.publish import ALL, render_feed, utcnow, write_atomic
+from syndicator.publish import ALL, ping_hub, render_feed, utcnow, write_atomic
 from syndicator.store import Store
 
 log = logging.getLogger(__name__)
@@ -312,21 +312,25 @@ class Pipeline:
         todo = [n for n in names if n in self._dirty or not (out / f"{n}.atom").exists()]
         written = []
         now = utcnow()
+        queries = {t.name: t.query for t in self.config.topics}
+        server = self.config.server
+        hub = server.websub_hub if server else None
         for name in todo:
             topic = None if name == ALL else name
             entries = self.store.feed_entries(topic, self.config.max_entries)
             if topic is None:
                 title, subtitle = "Syndicator: all entries", "Every cleaned entry of every source"
             else:
-                query = next(t.query for t in self.config.topics if t.name == name)
-                title, subtitle = f"Syndicator: {name}", f"Entries matching {query}"
+                title, subtitle = f"Syndicator: {name}", f"Entries matching {queries[name]}"
             data = render_feed(
-                name, title, entries, self.config.base_url, now, subtitle=subtitle, topic=topic
+                name, title, entries, self.config.base_url, now, subtitle, topic, hub
             )
             if write_atomic(out / f"{name}.atom", data):
                 written.append(name)
                 log.info("published %s.atom (%d entries)", name, len(entries))
         self._dirty.clear()
+        if hub and written:
+            ping_hub(hub, [f"{self.config.base_url}{name}.atom" for name in written])
         if report is not None:
             report.feeds_written = written
         return written

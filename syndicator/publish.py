@@ -39,6 +39,7 @@ def render_feed(
     now: datetime,
     subtitle: str = "",
     topic: str | None = None,
+    hub: str | None = None,
 ) -> bytes:
     """One Atom document. `topic` adds a note to each entry saying which terms matched."""
     self_url = f"{base_url}{name}.atom"
@@ -51,6 +52,8 @@ def render_feed(
     fg.link(href=self_url, rel="self", type="application/atom+xml")
     if base_url.startswith(("http://", "https://")):
         fg.link(href=base_url, rel="alternate", type="text/html")
+    if hub:
+        fg.link(href=hub, rel="hub")
     fg.generator("Syndicator", version=__version__)
     fg.updated(max((e.updated for e in entries), default=now))
     # feedgen prepends each added entry, so add the oldest first to keep newest-first order.
@@ -121,3 +124,19 @@ def write_atomic(path: Path, data: bytes) -> bool:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def ping_hub(hub: str, feed_urls: list[str], timeout: float = 10.0) -> None:
+    """Tell a WebSub hub which feeds changed, so subscribers hear at once instead of polling.
+    A hub that is down costs a log line, never a poll."""
+    import httpx
+
+    for url in feed_urls:
+        try:
+            response = httpx.post(
+                hub, data={"hub.mode": "publish", "hub.url": url}, timeout=timeout
+            )
+            if response.status_code >= 400:
+                log.warning("websub hub %s answered %d for %s", hub, response.status_code, url)
+        except httpx.HTTPError as exc:
+            log.warning("websub hub %s unreachable for %s: %s", hub, url, exc)

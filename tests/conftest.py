@@ -44,6 +44,7 @@ class Request:
     headers: dict[str, str]
     status: int
     at: float = field(default_factory=time.monotonic)  # when the request arrived
+    body: bytes = b""
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -70,8 +71,10 @@ class FeedServer:
                 etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
                 last_modified = "Wed, 01 Jan 2025 00:00:00 GMT"
                 extra = {"ETag": etag, "Last-Modified": last_modified, **route.headers}
-                if route.status == 200 and route.conditional and (
-                    self.headers.get("If-None-Match") == etag
+                if (
+                    route.status == 200
+                    and route.conditional
+                    and (self.headers.get("If-None-Match") == etag)
                 ):
                     owner.log.append(Request(self.path, headers, 304))
                     self._reply(304, b"", extra)
@@ -90,6 +93,12 @@ class FeedServer:
                     owner.closing.wait(60)
                     return
                 self._reply(route.status, body, {"Content-Type": route.content_type, **extra})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                owner.log.append(Request(self.path, dict(self.headers.items()), 204, body=body))
+                self._reply(204, b"", {})
 
             def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)
@@ -172,8 +181,9 @@ def syndicator_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "syndicator"]
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*syndicator_command(), *args],
         cwd=cwd,

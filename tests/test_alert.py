@@ -6,6 +6,8 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from syndicator.alert import deliver, retry_delay
 from syndicator.alert.console import ConsoleSender
 from syndicator.alert.email import EmailSender
@@ -16,16 +18,32 @@ from tests.conftest import Mailbox
 
 
 def channel(port: int) -> EmailAlert:
-    return EmailAlert(name="mail", topics=None, host="127.0.0.1", port=port, security="none",
-                      sender="syndicator@example.org", to=("a@example.org", "b@example.org"),
-                      timeout=5)
+    return EmailAlert(
+        name="mail",
+        topics=None,
+        host="127.0.0.1",
+        port=port,
+        security="none",
+        sender="syndicator@example.org",
+        to=("a@example.org", "b@example.org"),
+        timeout=5,
+    )
 
 
 def stored(title: str = "NATO-Gipfel in Vilnius") -> StoredEntry:
-    return StoredEntry(id=1, uid="urn:uuid:1", source="dw", title=title,
-                       link="https://example.org/nato", html="<p>x</p>",
-                       text="Die NATO berät in Vilnius. " * 40, author="", published=None,
-                       updated=datetime(2024, 1, 1, tzinfo=UTC), hits=())
+    return StoredEntry(
+        id=1,
+        uid="urn:uuid:1",
+        source="dw",
+        title=title,
+        link="https://example.org/nato",
+        html="<p>x</p>",
+        text="Die NATO berät in Vilnius. " * 40,
+        author="",
+        published=None,
+        updated=datetime(2024, 1, 1, tzinfo=UTC),
+        hits=(),
+    )
 
 
 def test_email_names_topic_and_title_and_has_text_and_html(smtp: tuple[Mailbox, int]) -> None:
@@ -50,14 +68,18 @@ def test_console_prints_one_line_per_alert() -> None:
     )
 
 
-def test_refused_mail_is_retried_later_and_sent_once(tmp_path: Path,
-                                                     smtp: tuple[Mailbox, int]) -> None:
+def test_refused_mail_is_retried_later_and_sent_once(
+    tmp_path: Path, smtp: tuple[Mailbox, int]
+) -> None:
     box, port = smtp
     store = SQLiteStore(tmp_path / "s.sqlite")
     parsed = ParsedEntry("k", "Title", "https://e/k", "<p>x</p>")
-    store.save_poll(SourceState("src"),
-                    [NewEntry("src", parsed, "d", CleanEntry("Title", "https://e/k", "", "x"), ())],
-                    [("mail", 0, ("nato",))], 0)
+    store.save_poll(
+        SourceState("src"),
+        [NewEntry("src", parsed, "d", CleanEntry("Title", "https://e/k", "", "x"), ())],
+        [("mail", 0, ("nato",))],
+        0,
+    )
     senders = [EmailSender(channel(port))]
     box.refuse = True
     assert deliver(store, senders, now=10) == (0, 1)
@@ -72,12 +94,107 @@ def test_refused_mail_is_retried_later_and_sent_once(tmp_path: Path,
 def test_unreachable_smtp_is_a_delivery_failure_not_a_crash(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.sqlite")
     parsed = ParsedEntry("k", "Title", "https://e/k", "<p>x</p>")
-    store.save_poll(SourceState("src"),
-                    [NewEntry("src", parsed, "d", CleanEntry("Title", "https://e/k", "", "x"), ())],
-                    [("mail", 0, ("nato",))], 0)
+    store.save_poll(
+        SourceState("src"),
+        [NewEntry("src", parsed, "d", CleanEntry("Title", "https://e/k", "", "x"), ())],
+        [("mail", 0, ("nato",))],
+        0,
+    )
     assert deliver(store, [EmailSender(channel(9))], now=1) == (0, 1)
     assert store.outbox_counts() == (1, 0)
 
 
 def test_retry_delay_grows_and_is_capped() -> None:
     assert retry_delay(0) == 60 and retry_delay(1) == 120 and retry_delay(30) == 3600
+
+
+def test_smtp_login_uses_the_password_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.conftest import free_port
+
+    seen: list[tuple[bytes, bytes]] = []
+
+    def authenticate(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        seen.append((data.login, data.password))
+        return AuthResult(success=data.password == b"s3cret")
+
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        auth_require_tls=False,
+        auth_exclude_mechanism=["LOGIN"],
+    )
+    controller.start()
+    try:
+        mp = monkeypatch
+        mp.setenv("SYNDICATOR_SMTP_PASSWORD", "s3cret")
+        sender = EmailSender(
+            EmailAlert(
+                name="mail",
+                topics=None,
+                host="127.0.0.1",
+                port=port,
+                security="none",
+                sender="s@example.org",
+                to=("a@example.org",),
+                username="me",
+                timeout=5,
+            )
+        )
+        sender.send(Alert(1, "mail", stored(), ("nato",)))
+        mp.delenv("SYNDICATOR_SMTP_PASSWORD")
+        from syndicator.errors import DeliveryError
+
+        with pytest.raises(DeliveryError, match=r"no password in \$SYNDICATOR_SMTP_PASSWORD"):
+            sender.send(Alert(1, "mail", stored(), ("nato",)))
+    finally:
+        controller.stop()
+    assert seen == [(b"me", b"s3cret")]
+    assert len(box.messages) == 1
+
+
+def test_digest_groups_a_topics_stories_into_one_message(
+    tmp_path: Path, smtp: tuple[Mailbox, int]
+) -> None:
+    box, port = smtp
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    entries = [
+        NewEntry(
+            "src",
+            ParsedEntry(f"k{i}", f"Story {i}", f"https://e/{i}", "<p>x</p>"),
+            f"d{i}",
+            CleanEntry(f"Story {i}", f"https://e/{i}", "", f"text {i}"),
+            (),
+        )
+        for i in range(3)
+    ]
+    store.save_poll(SourceState("src"), entries, [("mail", i, ("nato",)) for i in range(3)], now=0)
+    chan = EmailAlert(
+        name="mail",
+        topics=None,
+        host="127.0.0.1",
+        port=port,
+        security="none",
+        sender="s@example.org",
+        to=("a@example.org",),
+        timeout=5,
+        digest=3600,
+    )
+    sender = EmailSender(chan)
+    assert deliver(store, [sender], now=10) == (0, 0)  # the digest period has not passed
+    assert deliver(store, [sender], now=3600) == (3, 0)
+    (msg,) = box.messages
+    assert msg["Subject"] == "[nato] 3 new stories"
+    text = msg.get_body(("plain",)).get_content()
+    assert all(f"Story {i}" in text for i in range(3))

@@ -14,8 +14,16 @@ import httpx
 
 from syndicator.decide import health_change, near_identical, simhash, story_link
 from syndicator.model import SourceState
-from tests.conftest import DATA, FeedServer, Mailbox, Route, free_port, run_cli
-from tests.conftest import syndicator_command, write_config
+from tests.conftest import (
+    DATA,
+    FeedServer,
+    Mailbox,
+    Route,
+    free_port,
+    run_cli,
+    syndicator_command,
+    write_config,
+)
 
 ARTICLE = (
     "Die NATO und Japan arbeiten an der Eröffnung eines Verbindungsbüros in Tokio. "
@@ -32,8 +40,10 @@ def rss(*items: tuple[str, str, str, str]) -> bytes:
         f"<description>&lt;p&gt;{text}&lt;/p&gt;</description></item>"
         for t, link, g, text in items
     )
-    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-            f"<title>t</title><link>https://example.org/</link>{body}</channel></rss>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>t</title><link>https://example.org/</link>{body}</channel></rss>"
+    ).encode()
 
 
 def alert_lines(out: str) -> list[str]:
@@ -44,16 +54,30 @@ def test_same_story_from_two_sources_alerts_once_and_is_published_once(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     short = ARTICLE[:200]
-    feed_server.routes["/a"] = Route(rss(
-        ("NATO-Büro in Tokio", "https://news.example.org/nato-tokio?utm_source=a", "a1", short),
-    ))
-    feed_server.routes["/b"] = Route(rss(
-        ("NATO eröffnet Büro in Tokio", "https://www.news.example.org/nato-tokio/", "b1",
-         ARTICLE),
-        ("Andere Meldung mit fast gleichem Text", "https://other.example.com/x", "b2",
-         ARTICLE.replace("Brüssel", "Bruxelles")),
-    ))
-    config = write_config(tmp_path, f"""
+    feed_server.routes["/a"] = Route(
+        rss(
+            ("NATO-Büro in Tokio", "https://news.example.org/nato-tokio?utm_source=a", "a1", short),
+        )
+    )
+    feed_server.routes["/b"] = Route(
+        rss(
+            (
+                "NATO eröffnet Büro in Tokio",
+                "https://www.news.example.org/nato-tokio/",
+                "b1",
+                ARTICLE,
+            ),
+            (
+                "Andere Meldung mit fast gleichem Text",
+                "https://other.example.com/x",
+                "b2",
+                ARTICLE.replace("Brüssel", "Bruxelles"),
+            ),
+        )
+    )
+    config = write_config(
+        tmp_path,
+        f"""
 [[sources]]
 name = "a"
 url = "{feed_server.base}/a"
@@ -65,7 +89,8 @@ name = "nato"
 query = "NATO"
 [[alerts]]
 type = "console"
-""")
+""",
+    )
     first = run_cli("run", "--once", "--config", str(config))
     assert first.returncode == 0, first.stderr
     lines = alert_lines(first.stdout)
@@ -82,7 +107,9 @@ def test_unhealthy_source_is_reported_once_then_recovery(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     feed_server.routes["/gone"] = Route(b"gone", status=410)
-    config = write_config(tmp_path, f"""
+    config = write_config(
+        tmp_path,
+        f"""
 [syndicator]
 [[sources]]
 name = "gone"
@@ -90,7 +117,8 @@ url = "{feed_server.base}/gone"
 interval = "1s"
 [[alerts]]
 type = "console"
-""".replace("[syndicator]\n", ""))
+""".replace("[syndicator]\n", ""),
+    )
     outputs = []
     for _ in range(3):
         # run --once skips a source in back-off; move its next poll into the past each time
@@ -116,7 +144,9 @@ def test_retry_after_and_back_off_are_observed(tmp_path: Path, feed_server: Feed
     feed_server.routes["/busy"] = Route(b"", status=503, headers={"Retry-After": "3600"})
     feed_server.routes["/broken"] = Route(b"", status=500)
     feed_server.serve_file("/fine", DATA / "sample-news.rss")
-    config = write_config(tmp_path, f"""
+    config = write_config(
+        tmp_path,
+        f"""
 [[sources]]
 name = "busy"
 url = "{feed_server.base}/busy"
@@ -126,7 +156,8 @@ url = "{feed_server.base}/broken"
 [[sources]]
 name = "fine"
 url = "{feed_server.base}/fine"
-""")
+""",
+    )
     for _ in range(3):
         result = run_cli("run", "--once", "--config", str(config))
         assert result.returncode == 0
@@ -179,8 +210,12 @@ from = "s@example.org"
 to = ["a@example.org"]
 """
     config = write_config(tmp_path, base)
-    with subprocess.Popen([*syndicator_command(), "run", "--config", str(config)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [*syndicator_command(), "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
         try:
             feeds = tmp_path / "feeds"
             wait_until(lambda: (feeds / "nato.atom").exists(), proc)
@@ -235,3 +270,28 @@ def test_requests_to_one_host_are_spaced(tmp_path: Path, feed_server: FeedServer
     starts = sorted(r.at for r in feed_server.log)
     assert len(starts) == 4
     assert all(b - a >= 0.25 for a, b in zip(starts, starts[1:], strict=False)), starts
+
+
+def test_websub_hub_is_advertised_and_pinged_on_change(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.serve_file("/sample.rss", DATA / "sample-news.rss")
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        f"""
+[server]
+listen = "127.0.0.1:{port}"
+websub_hub = "{feed_server.base}/hub"
+[[sources]]
+name = "sample"
+url = "{url}"
+""",
+    )
+    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
+    pings = [r.body.decode() for r in feed_server.requests_to("/hub")]
+    assert pings == [f"hub.mode=publish&hub.url=http%3A%2F%2F127.0.0.1%3A{port}%2Fall.atom"]
+    feed = (tmp_path / "feeds" / "all.atom").read_text(encoding="utf-8")
+    assert f'href="{feed_server.base}/hub" rel="hub"' in feed
+    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
+    assert len(feed_server.requests_to("/hub")) == 1  # nothing changed: no ping
