@@ -27,15 +27,23 @@ def test_shipped_config_loads() -> None:
 
 
 def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, '[syndicator]\nstate = "s/db.sqlite"\n'
-                               '[[sources]]\nname = "a"\nurl = "file:local.xml"\n'))
+    config = load_config(
+        write(
+            tmp_path,
+            '[syndicator]\nstate = "s/db.sqlite"\n'
+            '[[sources]]\nname = "a"\nurl = "file:local.xml"\n',
+        )
+    )
     assert config.state == tmp_path / "s" / "db.sqlite"
     assert config.output_dir == tmp_path / "feeds"
     assert config.sources[0].url == str(tmp_path / "local.xml")
 
 
 def test_defaults_and_alerts(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
 [syndicator]
 interval = "90s"
 [[sources]]
@@ -56,7 +64,9 @@ host = "smtp.example.org"
 from = "a@example.org"
 to = "b@example.org"
 topics = ["nato"]
-"""))
+""",
+        )
+    )
     assert [s.interval for s in config.sources] == [90, 7200]
     console, mail = config.alerts
     assert isinstance(console, ConsoleAlert) and console.topics is None
@@ -69,7 +79,7 @@ topics = ["nato"]
     ("text", "key"),
     [
         ('[syndicator]\ninterval = "often"', "syndicator.interval"),
-        ('[syndicator]\nmax_entries = 0', "syndicator.max_entries"),
+        ("[syndicator]\nmax_entries = 0", "syndicator.max_entries"),
         ('[syndicator]\nintervall = "5m"', "syndicator.intervall"),
         ('[server]\nlisten = "localhost"', "server.listen"),
         ('[fetch]\nmax_bytes = "lots"', "fetch.max_bytes"),
@@ -77,16 +87,20 @@ topics = ["nato"]
         ('[[sources]]\nname = "a"', "sources[0].url"),
         ('[[sources]]\nname = "a b"\nurl = "https://e/"', "sources[0].name"),
         ('[[sources]]\nname = "a"\nurl = "ftp://e/x"', "sources[0].url"),
-        ('[[sources]]\nname = "a"\nurl = "https://e/"\n[[sources]]\nname = "a"\nurl = "https://f/"',
-         "sources"),
+        (
+            '[[sources]]\nname = "a"\nurl = "https://e/"\n[[sources]]\nname = "a"\nurl = "https://f/"',
+            "sources",
+        ),
         ('[[topics]]\nname = "all"\nquery = "x"', "topics[0].name"),
         ('[[topics]]\nname = "t"\nquery = " "', "topics[0].query"),
         ('[[alerts]]\ntype = "pager"', "alerts[0].type"),
         ('[[alerts]]\ntype = "console"\ntopics = ["nope"]', "alerts[0].topics"),
         ('[[alerts]]\ntype = "email"\nfrom = "a@b"\nto = ["c@d"]', "alerts[0].host"),
         ('[[alerts]]\ntype = "email"\nhost = "h"\nfrom = "a@b"\nto = []', "alerts[0].to"),
-        ('[[alerts]]\ntype = "email"\nhost = "h"\nfrom = "a@b"\nto = ["c"]\nsecurity = "ssl"',
-         "alerts[0].security"),
+        (
+            '[[alerts]]\ntype = "email"\nhost = "h"\nfrom = "a@b"\nto = ["c"]\nsecurity = "ssl"',
+            "alerts[0].security",
+        ),
         ("sources = 3", "sources"),
     ],
 )

@@ -9,23 +9,39 @@ from pathlib import Path
 
 from lxml import etree
 
-from tests.conftest import REAL, FeedServer, Mailbox, Route, run_cli, syndicator_command
-from tests.conftest import write_config
+from tests.conftest import (
+    REAL,
+    FeedServer,
+    Mailbox,
+    Route,
+    run_cli,
+    syndicator_command,
+    write_config,
+)
 
 A = "{http://www.w3.org/2005/Atom}"
-FEEDS = ["rss-parser-heise.atom", "rss-parser-guardian.rss", "miniflux-small_atom.xml",
-         "rss-parser-reddit.rss", "miniflux-large_rss.xml", "rss-parser-feedburner.atom"]
+FEEDS = [
+    "rss-parser-heise.atom",
+    "rss-parser-guardian.rss",
+    "miniflux-small_atom.xml",
+    "rss-parser-reddit.rss",
+    "miniflux-large_rss.xml",
+    "rss-parser-feedburner.atom",
+]
 
 
-def test_kill_9_mid_poll_loses_nothing(tmp_path: Path, feed_server: FeedServer,
-                                       smtp: tuple[Mailbox, int]) -> None:
+def test_kill_9_mid_poll_loses_nothing(
+    tmp_path: Path, feed_server: FeedServer, smtp: tuple[Mailbox, int]
+) -> None:
     box, port = smtp
     sources = "".join(
         f'[[sources]]\nname = "f{i}"\nurl = "{feed_server.serve_file(f"/{i}", REAL / name)}"\n'
         for i, name in enumerate(FEEDS)
     )
     feed_server.routes["/stall"] = Route(b"<rss>" * 100, stall=True)
-    config = write_config(tmp_path, f"""
+    config = write_config(
+        tmp_path,
+        f"""
 [fetch]
 timeout = "60s"
 [[sources]]
@@ -42,11 +58,14 @@ port = {port}
 security = "none"
 from = "s@example.org"
 to = ["a@example.org"]
-""")
+""",
+    )
     saved = 0
     with subprocess.Popen(
         [*syndicator_command(), "run", "--once", "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:  # wait until some sources are stored, while one still hangs

@@ -33,7 +33,9 @@ def test_daemon_serves_feeds_with_304_and_stops_on_sigterm(
 ) -> None:
     url = feed_server.serve_file("/sample.rss", DATA / "sample-news.rss")
     port = free_port()
-    config = write_config(tmp_path, f"""
+    config = write_config(
+        tmp_path,
+        f"""
 [server]
 listen = "127.0.0.1:{port}"
 [[sources]]
@@ -44,9 +46,14 @@ name = "nato"
 query = "NATO"
 [[alerts]]
 type = "console"
-""")
-    proc = subprocess.Popen([*syndicator_command(), "run", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+""",
+    )
+    proc = subprocess.Popen(
+        [*syndicator_command(), "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         feed = wait_for_feed(f"{base}/nato.atom", proc)

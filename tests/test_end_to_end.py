@@ -37,8 +37,9 @@ def test_poll_publish_alert_then_conditional_then_one_new(
 ) -> None:
     box, smtp_port = smtp
     sample = feed_server.serve_file("/sample.rss", DATA / "sample-news.rss")
-    heise = feed_server.serve_file("/heise.atom", REAL / "rss-parser-heise.atom",
-                                   content_type="application/atom+xml")
+    heise = feed_server.serve_file(
+        "/heise.atom", REAL / "rss-parser-heise.atom", content_type="application/atom+xml"
+    )
     guardian = feed_server.serve_file("/guardian.rss", REAL / "rss-parser-guardian.rss")
     config = write_config(
         tmp_path,
@@ -97,8 +98,11 @@ to = ["analyst@example.org"]
     subjects = [str(m["Subject"]) for m in box.messages]
     assert any(s.startswith("[nato] NATO und Japan planen") for s in subjects)
     # The cleaned text, not the boilerplate, is published.
-    sample_entry = next(e for e in entries(feeds / "all.atom")
-                        if e.findtext(f"{ATOM}title", "").startswith("NATO und Japan"))
+    sample_entry = next(
+        e
+        for e in entries(feeds / "all.atom")
+        if e.findtext(f"{ATOM}title", "").startswith("NATO und Japan")
+    )
     content = sample_entry.findtext(f"{ATOM}content") or ""
     assert "seinepolitische" in content
     assert "[Anzeige_2]" not in content and "Quellenlink" not in content
@@ -110,7 +114,7 @@ to = ["analyst@example.org"]
     second = run_cli("run", "--once", "--config", str(config))
     assert second.returncode == 0, second.stderr
     for path in served:
-        req = feed_server.requests_to(path)[before[path]:]
+        req = feed_server.requests_to(path)[before[path] :]
         assert len(req) == 1
         assert req[0].headers.get("If-None-Match"), path
         assert req[0].status == 304
@@ -136,7 +140,9 @@ to = ["analyst@example.org"]
 
 
 def test_invalid_config_names_the_key(tmp_path: Path) -> None:
-    config = write_config(tmp_path, '[[sources]]\nname = "x"\nurl = "http://a/"\ninterval = "soon"\n')
+    config = write_config(
+        tmp_path, '[[sources]]\nname = "x"\nurl = "http://a/"\ninterval = "soon"\n'
+    )
     result = run_cli("run", "--once", "--config", str(config))
     assert result.returncode == 2
     assert "sources[0].interval" in result.stderr

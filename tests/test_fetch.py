@@ -14,10 +14,11 @@ from syndicator.fetch import Limits, fetch, fetch_file, header_max_age, make_cli
 from syndicator.model import Fetched, Validators
 from tests.conftest import REAL, FeedServer, Route
 
+NO_VALIDATORS = Validators()
 LIMITS = Limits(timeout=5, connect_timeout=2, max_bytes=1_000_000, max_redirects=3)
 
 
-def get(url: str, validators: Validators = Validators(), limits: Limits = LIMITS) -> Fetched:
+def get(url: str, validators: Validators = NO_VALIDATORS, limits: Limits = LIMITS) -> Fetched:
     async def go() -> Fetched:
         async with make_client(limits) as client:
             return await fetch(client, url, validators, limits)
@@ -62,7 +63,9 @@ def test_gzip_bomb_is_capped_on_decompressed_size(feed_server: FeedServer) -> No
 
 
 def test_deflate_is_decoded(feed_server: FeedServer) -> None:
-    feed_server.routes["/d"] = Route(zlib.compress(b"<rss/>"), headers={"Content-Encoding": "deflate"})
+    feed_server.routes["/d"] = Route(
+        zlib.compress(b"<rss/>"), headers={"Content-Encoding": "deflate"}
+    )
     assert get(feed_server.base + "/d").body == b"<rss/>"
 
 
@@ -72,10 +75,12 @@ def test_stalled_body_hits_the_total_deadline(feed_server: FeedServer) -> None:
     assert "timed out" in failure(feed_server.base + "/slow", limits).reason
 
 
-@pytest.mark.parametrize(("status", "words"), [(404, "HTTP 404"), (410, "HTTP 410"),
-                                               (500, "HTTP 500")])
-def test_http_errors_have_a_one_line_reason(feed_server: FeedServer, status: int,
-                                            words: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "words"), [(404, "HTTP 404"), (410, "HTTP 410"), (500, "HTTP 500")]
+)
+def test_http_errors_have_a_one_line_reason(
+    feed_server: FeedServer, status: int, words: str
+) -> None:
     feed_server.routes["/e"] = Route(b"no", status=status)
     err = failure(feed_server.base + "/e")
     assert err.status == status and err.reason.startswith(words) and "\n" not in err.reason

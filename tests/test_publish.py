@@ -84,10 +84,17 @@ def test_topic_feed_is_valid_and_says_why(published: Path) -> None:
 
 def entry(i: int, **kw: object) -> StoredEntry:
     base: dict[str, object] = dict(
-        id=i, uid=f"urn:uuid:00000000-0000-0000-0000-{i:012d}", source="s",
-        title=f"Title {i}", link=f"https://example.org/{i}", html=f"<p>Text {i}</p>",
-        text=f"Text {i}", author="", published=None,
-        updated=datetime(2024, 1, i, tzinfo=UTC), hits=(),
+        id=i,
+        uid=f"urn:uuid:00000000-0000-0000-0000-{i:012d}",
+        source="s",
+        title=f"Title {i}",
+        link=f"https://example.org/{i}",
+        html=f"<p>Text {i}</p>",
+        text=f"Text {i}",
+        author="",
+        published=None,
+        updated=datetime(2024, 1, i, tzinfo=UTC),
+        hits=(),
     )
     base.update(kw)
     return StoredEntry(**base)  # type: ignore[arg-type]
@@ -102,7 +109,11 @@ def test_render_keeps_order_escapes_html_and_drops_bad_characters() -> None:
     data = render_feed("all", "All", entries, "http://127.0.0.1:8080/", datetime.now(UTC))
     root = etree.fromstring(data)
     found = root.findall(f"{A}entry")
-    assert [e.findtext(f"{A}title") for e in found] == ["Bad  chars", "Title 2", "words of the body"]
+    assert [e.findtext(f"{A}title") for e in found] == [
+        "Bad  chars",
+        "Title 2",
+        "words of the body",
+    ]
     assert found[0].findtext(f"{A}content") == "<p>a <b>b</b> </p>"
     assert found[1].find(f"{A}link") is None  # a relative link would be invalid: left out
     assert root.findtext(f"{A}updated", "").startswith("2024-01-03")
@@ -110,8 +121,9 @@ def test_render_keeps_order_escapes_html_and_drops_bad_characters() -> None:
 
 def test_topic_note_names_the_matched_terms() -> None:
     hit = TopicHit("nato", ("NATO", "OTAN"))
-    data = render_feed("nato", "N", [entry(1, hits=(hit,))], "http://h/", datetime.now(UTC),
-                       topic="nato")
+    data = render_feed(
+        "nato", "N", [entry(1, hits=(hit,))], "http://h/", datetime.now(UTC), topic="nato"
+    )
     root = etree.fromstring(data)
     assert root.find(f"{A}entry/{A}category").get("term") == "nato"
     assert root.findtext(f"{A}entry/{A}summary") == "Source: s · Matched nato: NATO, OTAN"

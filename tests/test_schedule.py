@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from syndicator.config import Source
@@ -52,7 +53,7 @@ def test_failures_back_off_exponentially_and_honour_retry_after() -> None:
         state = after_failure(state, SRC, 0, random.Random(0), "HTTP 500", 500)
         delays.append(state.next_poll)
     assert state.failures == 4 and state.last_error == "HTTP 500"
-    assert all(b > a * 1.5 for a, b in zip(delays, delays[1:], strict=False))
+    assert all(b > a * 1.5 for a, b in itertools.pairwise(delays))
     held = after_failure(SourceState("s"), SRC, 0, rng(), "HTTP 503", 503, retry_after=5000)
     assert held.next_poll >= 5000 * 0.9
 

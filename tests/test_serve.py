@@ -89,8 +89,9 @@ def test_status_page_lists_sources_with_errors(tmp_path: Path) -> None:
         topics=(("nato", "NATO OR OTAN"),),
         sources=(
             SourceStatus("good", "https://a/", SourceState("good", last_success=1.0)),
-            SourceStatus("bad", "https://b/", SourceState("bad", failures=2,
-                                                         last_error="HTTP 410 Gone")),
+            SourceStatus(
+                "bad", "https://b/", SourceState("bad", failures=2, last_error="HTTP 410 Gone")
+            ),
         ),
     )
     server.start()

@@ -37,11 +37,16 @@ def test_entries_are_saved_once_and_updated_in_place(tmp_path: Path) -> None:
 def test_outbox_is_unique_per_channel_and_entry(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.sqlite")
     hit = (TopicHit("nato", ("NATO",)),)
-    store.save_poll(SourceState("src"), [new("a", hits=hit)],
-                    [("console", 0, ("nato",)), ("mail", 0, ("nato",))], 1.0)
+    store.save_poll(
+        SourceState("src"),
+        [new("a", hits=hit)],
+        [("console", 0, ("nato",)), ("mail", 0, ("nato",))],
+        1.0,
+    )
     # The same story changes and matches again: no second alert on either channel.
-    store.save_poll(SourceState("src"), [new("a", title="T2", hits=hit)],
-                    [("console", 0, ("nato",))], 2.0)
+    store.save_poll(
+        SourceState("src"), [new("a", title="T2", hits=hit)], [("console", 0, ("nato",))], 2.0
+    )
     pending = store.pending_alerts("console", now=5)
     assert len(pending) == 1 and pending[0].entry.title == "T2"
     store.mark_sent(pending[0].id, 5)
@@ -57,7 +62,11 @@ def test_outbox_is_unique_per_channel_and_entry(tmp_path: Path) -> None:
 def test_a_failed_save_leaves_nothing_behind(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.sqlite")
     with pytest.raises(IndexError):  # an alert pointing at an entry that is not there
-        store.save_poll(SourceState("src", validators=Validators(etag='"x"')), [new("a")],
-                        [("console", 5, ("t",))], 1.0)
+        store.save_poll(
+            SourceState("src", validators=Validators(etag='"x"')),
+            [new("a")],
+            [("console", 5, ("t",))],
+            1.0,
+        )
     assert store.feed_entries(None, 10) == []
     assert store.source_states() == {}
