@@ -110,6 +110,7 @@ class Daemon:
 
         self._cycle = cycle
         self._stopped = threading.Event()
+        self._again = threading.Event()  # a wake-up asked for while a cycle was running
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._scheduler.add_job(
             self._run,
@@ -129,6 +130,9 @@ class Daemon:
             wake = datetime.now(UTC).timestamp() + 60
         if self._stopped.is_set():
             return
+        if self._again.is_set():
+            self._again.clear()
+            wake = datetime.now(UTC).timestamp()
         self._scheduler.add_job(
             self._run,
             "date",
@@ -146,8 +150,15 @@ class Daemon:
         self._scheduler.shutdown(wait=False)
 
     def wake_now(self) -> None:
-        """Run a cycle at once (after a config reload, say)."""
-        self._scheduler.modify_job("cycle", next_run_time=datetime.now(UTC))
+        """Run a cycle at once (after a config reload, say), or right after the running one."""
+        from apscheduler.jobstores.base import JobLookupError
+
+        self._again.set()
+        try:
+            self._scheduler.modify_job("cycle", next_run_time=datetime.now(UTC))
+            self._again.clear()
+        except JobLookupError:
+            pass  # the cycle is running and will see `_again` when it ends
 
     def stop(self) -> None:
         self._stopped.set()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import DATA, FeedServer, free_port, syndicator_command, write_config
+from tests.conftest import DATA, FeedServer, Route, free_port, syndicator_command, write_config
 
 
 def wait_for_feed(url: str, proc: subprocess.Popen[str], limit: float = 60) -> httpx.Response:
@@ -74,3 +74,39 @@ type = "console"
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_sigterm_during_a_stalled_poll_exits_0_within_10s(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/stall"] = Route(b"<rss>" * 100, stall=True)
+    config = write_config(
+        tmp_path,
+        f"""
+[fetch]
+timeout = "120s"
+[[sources]]
+name = "stalling"
+url = "{feed_server.base}/stall"
+""",
+    )
+    with subprocess.Popen(
+        [*syndicator_command(), "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 60
+            while not feed_server.requests_to("/stall"):  # the poll is now in flight
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+            assert proc.returncode == 0, err
+            assert time.monotonic() - started < 10
+            assert "abandoning the poll in flight" in err
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
