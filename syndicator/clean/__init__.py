@@ -1,0 +1,28 @@
+"""The clean stage: ParsedEntry + RuleSet → CleanEntry (safe HTML, plain text, removals).
+
+Pure: no I/O beyond reading the package's own rule files once.
+"""
+
+from __future__ import annotations
+
+from syndicator.clean.engine import (
+    Rule,
+    RuleSet,
+    clean_entry,
+    clean_html,
+    clean_title,
+    load_rules,
+    strip_tracking,
+    unwrap_feedproxy,
+)
+
+__all__ = [
+    "Rule",
+    "RuleSet",
+    "clean_entry",
+    "clean_html",
+    "clean_title",
+    "load_rules",
+    "strip_tracking",
+    "unwrap_feedproxy",
+]

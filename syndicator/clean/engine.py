@@ -1,0 +1,1357 @@
+"""Rules as data, applied to one parsed tree per entry.
+
+A feed body is sanitized (Ammonia), parsed once with bs4/lxml, and then cut only along block
+boundaries: a paragraph, list item, cell, a <br>-separated line or a plain-text line either
+matches a rule as a whole or stays as it is. The few markers that sit inside a block (`[…]`,
+a trailing "Continue reading" link, Golem's topic links) are rules anchored at the block's end.
+That is what lets "Die Polizei hat Anzeige erstattet." survive while a lone "Anzeige" goes.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import logging
+import re
+import tomllib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+from urllib.parse import urlsplit
+
+import soupsieve
+from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
+
+from syndicator.clean import sanitize
+from syndicator.model import CleanEntry, ParsedEntry, Removal
+
+log = logging.getLogger(__name__)
+
+KINDS = ("block", "selector", "url", "tail", "teaser", "structural", "params", "redirect")
+STRUCTURAL_TESTS = (
+    "pixel-size",
+    "topic-links",
+    "link-only-same-site",
+    "image-caption",
+    "orphan-caption",
+)
+_URL_TARGETS = ("img", "a", "any")
+_SHORT = 120
+# Deeper trees are hostile or broken; below this depth a subtree is handled as one block, so
+# recursion stays far from Python's limit.
+_MAX_DEPTH = 120
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rule, from a package TOML file or from the user's config."""
+
+    name: str
+    kind: str
+    reason: str
+    origin: str = ""
+    pattern: re.Pattern[str] | None = None
+    selector: str = ""
+    target: str = "any"
+    link: bool = False
+    keep_in_caption: bool = False
+    container: bool = False
+    needs: tuple[str, ...] = ()
+    test: str = ""
+    params: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    numbers: tuple[tuple[str, int], ...] = ()
+
+    def number(self, key: str, default: int) -> int:
+        return dict(self.numbers).get(key, default)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """All rules for one source, indexed by kind; immutable so it can be cached and shared."""
+
+    rules: tuple[Rule, ...]
+    block: tuple[Rule, ...] = field(default=(), repr=False)
+    teasers: tuple[Rule, ...] = field(default=(), repr=False)
+    tails: tuple[Rule, ...] = field(default=(), repr=False)
+    selectors: tuple[tuple[Rule, soupsieve.SoupSieve], ...] = field(default=(), repr=False)
+    # Package selectors all name a class or id, so only elements carrying one are tried
+    # (soupsieve over every element was a third of the cleaning time); users' run everywhere.
+    keyed_selector: soupsieve.SoupSieve | None = field(default=None, repr=False)
+    user_selector: soupsieve.SoupSieve | None = field(default=None, repr=False)
+    url_img: tuple[Rule, ...] = field(default=(), repr=False)
+    url_a: tuple[Rule, ...] = field(default=(), repr=False)
+    structural: tuple[Rule, ...] = field(default=(), repr=False)
+    tracking_names: frozenset[str] = field(default=frozenset(), repr=False)
+    tracking_prefixes: tuple[str, ...] = field(default=(), repr=False)
+    host_params: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = field(default=(), repr=False)
+    redirects: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = field(default=(), repr=False)
+
+    @classmethod
+    def of(cls, rules: Sequence[Rule]) -> RuleSet:
+        names: set[str] = set()
+        for rule in rules:
+            if rule.name in names:
+                raise ValueError(f"duplicate rule name {rule.name!r}")
+            names.add(rule.name)
+        selectors = tuple((r, soupsieve.compile(r.selector)) for r in rules if r.kind == "selector")
+        keyed = ", ".join(r.selector for r, _ in selectors if r.origin != "config")
+        user = ", ".join(r.selector for r, _ in selectors if r.origin == "config")
+        tracking = [r for r in rules if r.kind == "params"]
+        return cls(
+            rules=tuple(rules),
+            block=tuple(r for r in rules if r.kind == "block"),
+            teasers=tuple(r for r in rules if r.kind == "teaser"),
+            tails=tuple(r for r in rules if r.kind in ("tail",))
+            + tuple(r for r in rules if r.kind == "structural" and r.test == "topic-links"),
+            selectors=selectors,
+            keyed_selector=soupsieve.compile(keyed) if keyed else None,
+            user_selector=soupsieve.compile(user) if user else None,
+            url_img=tuple(r for r in rules if r.kind == "url" and r.target in ("img", "any")),
+            url_a=tuple(r for r in rules if r.kind == "url" and r.target in ("a", "any")),
+            structural=tuple(r for r in rules if r.kind == "structural"),
+            tracking_names=frozenset(p for r in tracking if r.pattern is None for p in r.params),
+            tracking_prefixes=tuple(p for r in tracking if r.pattern is None for p in r.prefixes),
+            host_params=tuple(
+                (r.pattern, frozenset(r.params)) for r in tracking if r.pattern is not None
+            ),
+            redirects=tuple(
+                (r.pattern, r.params)
+                for r in rules
+                if r.kind == "redirect" and r.pattern is not None
+            ),
+        )
+
+    def test(self, name: str) -> Rule | None:
+        """The structural rule implementing `name`, if the rule set has it."""
+        for rule in self.structural:
+            if rule.test == name:
+                return rule
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_rules(drop: Sequence[str] = (), drop_selectors: Sequence[str] = ()) -> RuleSet:
+    """The package rules plus the user's. Raises ValueError naming a bad regex or selector."""
+    return _load_rules(tuple(drop), tuple(drop_selectors))
+
+
+@lru_cache(maxsize=256)
+def _load_rules(drop: tuple[str, ...], drop_selectors: tuple[str, ...]) -> RuleSet:
+    rules = list(_package_rules())
+    for pattern in drop:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise ValueError(f"drop: empty regex {pattern!r}")
+        try:
+            compiled = re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"drop: invalid regex {pattern!r}: {exc}") from exc
+        rules.append(
+            Rule(
+                name=f"drop:{_short(pattern, 60)}",
+                kind="block",
+                reason="User rule (config `drop`): a whole block matching this regex.",
+                origin="config",
+                pattern=compiled,
+            )
+        )
+    for selector in drop_selectors:
+        if not isinstance(selector, str) or not selector.strip():
+            raise ValueError(f"drop_selectors: empty selector {selector!r}")
+        try:
+            soupsieve.compile(selector)
+        except Exception as exc:  # SelectorSyntaxError, or a TypeError on odd input
+            raise ValueError(f"drop_selectors: invalid selector {selector!r}: {exc}") from exc
+        rules.append(
+            Rule(
+                name=f"drop_selectors:{_short(selector, 60)}",
+                kind="selector",
+                reason="User rule (config `drop_selectors`): elements matching this selector.",
+                origin="config",
+                selector=selector,
+            )
+        )
+    # The same regex twice in a config is harmless; keep the first.
+    unique: dict[str, Rule] = {}
+    for rule in rules:
+        unique.setdefault(rule.name, rule)
+    return RuleSet.of(list(unique.values()))
+
+
+@lru_cache(maxsize=1)
+def _package_rules() -> tuple[Rule, ...]:
+    folder = files("syndicator.clean").joinpath("rules")
+    rules: list[Rule] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        data = tomllib.loads(entry.read_text(encoding="utf-8"))
+        for raw in data.get("rule", []):
+            rules.append(parse_rule(raw, entry.name))
+    return tuple(rules)
+
+
+def parse_rule(raw: dict[str, Any], origin: str) -> Rule:
+    """One [[rule]] table → Rule; raises ValueError saying which rule and field is wrong."""
+    name = raw.get("name")
+    kind = raw.get("kind")
+    reason = raw.get("reason")
+    where = f"{origin}: rule {name!r}"
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{origin}: a rule has no name")
+    if kind not in KINDS:
+        raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}")
+    if not isinstance(reason, str) or not reason:
+        raise ValueError(f"{where}: no reason")
+    text = raw.get("pattern")
+    pattern: re.Pattern[str] | None = None
+    if text is not None:
+        if not isinstance(text, str):
+            raise ValueError(f"{where}: pattern must be a string")
+        if kind == "tail" and not raw.get("link"):
+            text = f"(?:{text})\\s*$"
+        elif kind == "teaser":
+            text = f"(?:{text})\\s*[{_SEPARATOR_CHARS}]*"
+        try:
+            pattern = re.compile(text, re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"{where}: invalid pattern: {exc}") from exc
+    elif kind in ("block", "url", "tail", "teaser", "redirect"):
+        raise ValueError(f"{where}: needs a pattern")
+    selector = raw.get("selector", "")
+    if kind == "selector":
+        if not isinstance(selector, str) or not selector:
+            raise ValueError(f"{where}: needs a selector")
+        soupsieve.compile(selector)
+    target = raw.get("target", "any")
+    if target not in _URL_TARGETS:
+        raise ValueError(f"{where}: target must be one of {', '.join(_URL_TARGETS)}")
+    test = raw.get("test", "")
+    if kind == "structural" and test not in STRUCTURAL_TESTS:
+        raise ValueError(f"{where}: test must be one of {', '.join(STRUCTURAL_TESTS)}")
+    params = tuple(str(p).lower() for p in raw.get("params", ()))
+    prefixes = tuple(str(p).lower() for p in raw.get("prefixes", ()))
+    if kind == "params" and not (params or prefixes):
+        raise ValueError(f"{where}: needs params or prefixes")
+    if kind == "params" and raw.get("host") is not None:
+        try:
+            pattern = re.compile(str(raw["host"]), re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"{where}: invalid host pattern: {exc}") from exc
+    numbers = tuple(
+        sorted(
+            (k, int(v)) for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)
+        )
+    )
+    return Rule(
+        name=name,
+        kind=kind,
+        reason=reason,
+        origin=origin,
+        pattern=pattern,
+        selector=selector if isinstance(selector, str) else "",
+        target=target,
+        link=bool(raw.get("link", False)),
+        keep_in_caption=bool(raw.get("keep_in_caption", False)),
+        container=bool(raw.get("container", False)),
+        needs=tuple(str(n).lower() for n in raw.get("needs", ())),
+        test=str(test),
+        params=params,
+        prefixes=prefixes,
+        numbers=numbers,
+    )
+
+
+@lru_cache(maxsize=1)
+def _default_rules() -> RuleSet:
+    return load_rules()
+
+
+# ---------------------------------------------------------------------------------------------
+# URLs
+
+
+def strip_tracking(url: str) -> str:
+    """The URL without tracking parameters and without known redirect wrappers around it."""
+    return _clean_url(url, _default_rules())[0]
+
+
+def unwrap_feedproxy(link: str, orig_link: str) -> str:
+    """FeedBurner's feedproxy/~r/ redirect → the publisher's URL, when the feed gave origLink."""
+    if (
+        orig_link
+        and _FEEDPROXY.search(link)
+        and orig_link.lower().startswith(("http://", "https://"))
+    ):
+        return orig_link.strip()
+    return link
+
+
+# feedproxy.google.com, feeds.feedburner.com and publishers' FeedBurner CNAMEs share the path.
+_FEEDPROXY = re.compile(r"^https?://[^/]+/~r/[^?#]+/~3/", re.I)
+
+
+def _clean_url(url: str, rules: RuleSet) -> tuple[str, tuple[str, ...]]:
+    url = url.strip()
+    for _ in range(5):  # a redirect may wrap another one
+        target = sanitize.unwrap_redirect(url, rules.redirects)
+        if target == url:
+            break
+        url = target
+    return sanitize.strip_params(
+        url, rules.tracking_names, rules.tracking_prefixes, rules.host_params
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Cleaning
+
+
+def clean_entry(entry: ParsedEntry, rules: RuleSet) -> CleanEntry:
+    """Title as one plain line, link without tracking, body sanitized and stripped of junk."""
+    removals: list[Removal] = []
+    orig = str(getattr(entry, "orig_link", "") or "")  # set once parse keeps feedburner:origLink
+    link = unwrap_feedproxy(_valid_text(entry.link).strip(), orig)
+    link, params = _clean_url(link, rules)
+    if params:
+        removals.append(Removal("tracking-params", f"entry link: {', '.join(params)}"))
+    if not sanitize.safe_scheme(link):
+        link = ""
+    body, text, body_removals = clean_html(entry.html, rules, base_url=link)
+    return CleanEntry(
+        title=clean_title(entry.title),
+        link=link,
+        html=body,
+        text=text,
+        removals=tuple(removals) + body_removals,
+    )
+
+
+def clean_title(title: str) -> str:
+    """Titles are shown as plain text: no markup, entities decoded, whitespace collapsed."""
+    title = _valid_text(title)
+    if "<" in title or "&" in title:
+        title = htmllib.unescape(sanitize.strip_markup(title))
+    return " ".join(title.split())
+
+
+def clean_html(
+    html: str, rules: RuleSet, base_url: str = ""
+) -> tuple[str, str, tuple[Removal, ...]]:
+    """(safe html, its plain text, what was removed and by which rule). Never raises."""
+    try:
+        return _Cleaner(rules, base_url).run(html)
+    except Exception:  # the contract is "never raises"; fall back to sanitizer-only output
+        log.exception("cleaner failed; returning sanitized html without rule cleaning")
+        try:
+            safe = sanitize.sanitize_output(_valid_text(html))
+            text = " ".join(htmllib.unescape(sanitize.strip_markup(safe)).split())
+            return safe, text, ()
+        except Exception:
+            log.exception("sanitizer failed")
+            return "", "", ()
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_TAG = re.compile(r"<(?:[A-Za-z][A-Za-z0-9:-]*(?=[\s/>])|/[A-Za-z]|!--|!\[CDATA\[)")
+_KNOWN_TAG = re.compile(
+    r"</?(?:p|br|a|div|span|img|b|i|em|strong|u|ul|ol|li|h[1-6]|blockquote|table|tr|td|pre"
+    r"|code|figure|figcaption|hr|section|article)(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+_ESCAPED_START = re.compile(
+    r"\s*&lt;(?:!--|/?(?:p|div|span|a|ul|ol|li|h[1-6]|blockquote|table|pre|figure|img|br)"
+    r"(?:\s|/|&gt;))",
+    re.IGNORECASE,
+)
+_REAL_TAG = re.compile(r"(<[^<>]*>)")
+_EMPTY_ELEMENT = re.compile(r"<([a-z][a-z0-9]*)(?:\s[^<>]*)?>\s*</\1>|<br>\s*</|<p>\s*<br>")
+_TERMINAL = ".!?…"
+# colon, fullwidth colon, dashes, guillemet, single guillemet, greater-than
+_SEPARATOR_CHARS = ":\uff1a\\-\u2013\u2014\u00bb\u203a>"
+_HEADING_SEPARATORS = tuple(":\uff1a-\u2013\u2014\u00bb\u203a>")
+_PROSE_END = re.compile("[.!?\u2026][\"'\u00bb\u00ab\u201d\u201c\u2019)\\]]*$")
+_SEPARATORS = re.compile("[\\s,;|\u2022\u00b7\u2013\u2014\\-:/()\\[\\]\u00bb\u203a>]+")
+
+_BLOCK = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "caption", "dd", "details", "div", "dl",
+        "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody",
+        "td", "tfoot", "th", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+_BLOCK_OR_BR = _BLOCK | {"br"}
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_CAPTION = frozenset({"figure", "figcaption"})
+# Where a lone link or a short line is a list entry, a cell or a quote, not a teaser/caption.
+_NOT_PROSE_CONTEXT = (
+    frozenset(
+        {"li", "td", "th", "dd", "dt", "figcaption", "figure", "blockquote", "pre", "caption"}
+    )
+    | _HEADINGS
+)
+_PRUNABLE = frozenset(
+    {
+        "a", "abbr", "address", "article", "aside", "b", "blockquote", "cite", "dd", "details",
+        "div", "dl", "dt", "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5",
+        "h6", "header", "i", "li", "main", "mark", "nav", "ol", "p", "q", "s", "section", "small",
+        "span", "strong", "sub", "summary", "sup", "u", "ul",
+    }
+)  # fmt: skip
+
+
+def _valid_text(value: object) -> str:
+    """Only characters XML 1.0 allows: the output ends up in Atom documents."""
+    return _XML_INVALID.sub("", value) if isinstance(value, str) else ""
+
+
+def _short(text: str, limit: int = _SHORT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _attr(tag: Tag, name: str) -> str:
+    value = tag.get(name)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else " ".join(value)
+
+
+def _text_of(node: PageElement) -> str:
+    if isinstance(node, Tag):
+        return node.get_text()
+    return str(node) if type(node) is NavigableString else ""
+
+
+def _meaningful(node: PageElement) -> bool:
+    if isinstance(node, Tag):
+        return True
+    return type(node) is NavigableString and bool(node.strip())
+
+
+class _Unit:
+    """A block as the rules see it: one block element, or a run of inline nodes between
+    <br>s / block siblings. Mutable working state of one clean, never leaves this module."""
+
+    __slots__ = (
+        "ancestors",
+        "br_after",
+        "br_before",
+        "element",
+        "nodes",
+        "parent",
+        "removed",
+        "text",
+    )
+
+    def __init__(
+        self,
+        nodes: list[PageElement],
+        element: Tag | None,
+        parent: Tag,
+        ancestors: frozenset[str],
+        br_before: Tag | None = None,
+        br_after: Tag | None = None,
+    ) -> None:
+        self.nodes = nodes
+        self.element = element
+        self.parent = parent
+        self.ancestors = ancestors
+        self.br_before = br_before
+        self.br_after = br_after
+        self.removed = False
+        self.text = ""
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.text = _norm("".join(_text_of(n) for n in self.nodes))
+
+    @property
+    def children(self) -> list[PageElement]:
+        return list(self.element.children) if self.element is not None else list(self.nodes)
+
+    @property
+    def in_caption(self) -> bool:
+        return bool(self.ancestors & _CAPTION)
+
+
+@dataclass
+class _LinkStats:
+    plain: str
+    linked: str
+    links: list[Tag]
+    images: int
+
+
+def _link_stats(nodes: Sequence[PageElement]) -> _LinkStats:
+    plain: list[str] = []
+    linked: list[str] = []
+    links: list[Tag] = []
+    images = 0
+    stack: list[tuple[PageElement, bool]] = [(n, False) for n in reversed(nodes)]
+    while stack:
+        node, in_link = stack.pop()
+        if isinstance(node, Tag):
+            if node.name == "a":
+                links.append(node)
+                in_link = True
+            elif node.name == "img":
+                images += 1
+            stack.extend((c, in_link) for c in reversed(node.contents))
+        elif type(node) is NavigableString:
+            (linked if in_link else plain).append(str(node))
+    return _LinkStats(_norm("".join(plain)), _norm("".join(linked)), links, images)
+
+
+class _Cleaner:
+    """One clean of one body: owns the tree, the units and the removal log."""
+
+    def __init__(self, rules: RuleSet, base_url: str) -> None:
+        self.rules = rules
+        self.base = _valid_text(base_url).strip()
+        if not self.base.lower().startswith(("http://", "https://")):
+            self.base = ""
+        # A FeedBurner redirect as base says nothing about which site the article is on.
+        known = self.base and not _FEEDPROXY.search(self.base)
+        self.site = sanitize.registrable_host(self.base) if known else ""
+        self.removals: list[Removal] = []
+        self.params_removed: dict[str, int] = {}
+        self.soup: BeautifulSoup | None = None
+
+    # -- pipeline ------------------------------------------------------------------------------
+
+    def run(self, raw: str) -> tuple[str, str, tuple[Removal, ...]]:
+        out, text, unsettled = self._once(raw)
+        for _ in range(3):
+            # lxml and html5ever repair misnested markup differently (a list in a <pre>, a
+            # heading in a heading): clean our own output again until it stops changing, so
+            # that a later clean sees the same tree. Rare, hence only when it can happen.
+            if not unsettled:
+                break
+            again = _Cleaner(self.rules, self.base)
+            settled, settled_text, unsettled = again._once(out)
+            self.removals.extend(again.removals)
+            for name, count in again.params_removed.items():
+                self.params_removed[name] = self.params_removed.get(name, 0) + count
+            if settled == out:
+                break
+            out, text = settled, settled_text
+        if self.params_removed:
+            summary = ", ".join(
+                f"{k} x{n}" if n > 1 else k for k, n in sorted(self.params_removed.items())
+            )
+            self.removals.append(Removal("tracking-params", summary))
+        return out, text, tuple(self.removals)
+
+    def _once(self, raw: str) -> tuple[str, str, bool]:
+        """One pass: (html, text, whether a reparse of the html could come out different)."""
+        raw = _valid_text(raw)
+        if not raw.strip():
+            return "", "", False
+        if _ESCAPED_START.match(raw):
+            # Escaped once too often (Reddit's Atom selftext): the markup is in the text
+            # segments between the real tags.
+            raw = "".join(
+                part if i % 2 else htmllib.unescape(part)
+                for i, part in enumerate(_REAL_TAG.split(raw))
+            )
+        if not _TAG.search(raw):
+            unescaped = htmllib.unescape(raw)
+            # Entity-escaped HTML (double-escaped feeds) is HTML; "&lt;nick&gt;" in a chat log
+            # is text, so only well-known tags count.
+            raw = unescaped if _KNOWN_TAG.search(unescaped) else _lines_to_html(unescaped)
+        for what, count in sorted(sanitize.dangerous_markup(raw).items()):
+            self.removals.append(Removal("sanitize", f"{what} x{count}"))
+        safe = _valid_text(sanitize.sanitize_input(raw))  # "&#1;" decodes to a control char
+        if not safe.strip():
+            return "", "", False
+        self.soup = BeautifulSoup(f"<body>{safe}</body>", "lxml")
+        body = self.soup.body
+        if body is None:
+            return "", "", False
+        self._selectors(body)
+        self._elements(body)
+        # Empty elements go before the rules look, so that every decision sees the tree the
+        # output will have (otherwise a second clean could decide differently).
+        _prune(body, 0)
+        units = _collect_units(body)
+        self._block_pass(units)
+        self._structural_pass(units)
+        misnested = _misnested(body)
+        out, text = _finish(body)
+        return out, text, misnested or bool(_EMPTY_ELEMENT.search(out))
+
+    def _record(self, rule: str, text: str) -> None:
+        self.removals.append(Removal(rule, _short(text)))
+
+    # -- element-level rules -------------------------------------------------------------------
+
+    def _selectors(self, body: Tag) -> None:
+        found: list[Tag] = []
+        keyed = self.rules.keyed_selector
+        if keyed is not None:
+            found = [
+                el
+                for el in _tags(body)
+                if ("class" in el.attrs or "id" in el.attrs) and keyed.match(el)
+            ]
+        if self.rules.user_selector is not None:
+            extra = self.rules.user_selector.select(body)
+            if found:
+                seen = {id(el) for el in found}
+                order = {id(el): i for i, el in enumerate(_tags(body))}
+                found = found + [el for el in extra if id(el) not in seen]
+                found.sort(key=lambda el: order.get(id(el), 0))
+            else:
+                found = extra
+        gone: set[int] = set()
+        for el in found:
+            if any(id(p) in gone for p in el.parents):
+                continue
+            name = next((r.name for r, sv in self.rules.selectors if sv.match(el)), "selector")
+            self._record(name, _norm(el.get_text()) or f"<{el.name}>")
+            gone.add(id(el))
+            el.extract()
+
+    def _elements(self, body: Tag) -> None:
+        pixel = self.rules.test("pixel-size")
+        max_size = pixel.number("max_size", 1) if pixel else -1
+        gone: set[int] = set()
+        for el in [t for t in _tags(body) if t.name in ("a", "img")]:
+            if any(id(p) in gone for p in el.parents):
+                continue
+            if el.name == "img":
+                if not self._image(el, pixel, max_size):
+                    gone.add(id(el))
+                    el.extract()
+            elif not self._link(el):
+                gone.add(id(el))
+                el.extract()
+
+    def _image(self, img: Tag, pixel: Rule | None, max_size: int) -> bool:
+        src = _attr(img, "src").strip()
+        if not src or src.lower().startswith("data:"):
+            for name in sanitize.LAZY_SRC_ATTRS:
+                lazy = _attr(img, name).strip()
+                if lazy and sanitize.safe_scheme(lazy) and not lazy.lower().startswith("data:"):
+                    src = lazy
+                    break
+        if not src:
+            return False  # nothing to show (a data: URL or a placeholder the sanitizer dropped)
+        src = sanitize.absolutize(src, self.base)
+        if pixel is not None and any(
+            _is_pixel_size(_attr(img, dim), max_size) for dim in ("width", "height")
+        ):
+            self._record(pixel.name, src)
+            return False
+        for rule in self.rules.url_img:
+            if rule.pattern is not None and rule.pattern.search(src):
+                self._record(rule.name, src)
+                return False
+        img["src"] = self._track(src)
+        return True
+
+    def _link(self, a: Tag) -> bool:
+        href = _attr(a, "href").strip()
+        if not href:
+            a.unwrap()  # its script/bad URL is gone; the text stays as text
+            return True
+        href = sanitize.absolutize(href, self.base)
+        for rule in self.rules.url_a:
+            if rule.pattern is not None and rule.pattern.search(href):
+                self._record(rule.name, f"{_norm(a.get_text())} <{href}>".strip())
+                return False
+        a["href"] = self._track(href)
+        return True
+
+    def _track(self, url: str) -> str:
+        url, removed = _clean_url(url, self.rules)
+        for name in removed:
+            self.params_removed[name] = self.params_removed.get(name, 0) + 1
+        return url
+
+    # -- block-level rules ---------------------------------------------------------------------
+
+    def _remove(self, unit: _Unit, rule: str) -> None:
+        self._record(rule, unit.text)
+        self._drop(unit)
+
+    def _drop(self, unit: _Unit) -> None:
+        for node in unit.nodes:
+            node.extract()
+        if unit.br_after is not None and unit.br_after.parent is not None:
+            unit.br_after.extract()
+        elif unit.br_before is not None and unit.br_before.parent is not None:
+            unit.br_before.extract()
+        unit.removed = True
+
+    def _block_pass(self, units: list[_Unit]) -> None:
+        scope: tuple[Tag, Rule] | None = None
+        for unit in units:
+            if not unit.removed and _detached(unit):
+                unit.removed = True  # inside a box an earlier rule took out
+            if unit.removed:
+                continue
+            for _ in range(4):  # a trimmed tail can expose a block rule or a heading
+                heading = self._teaser_heading(unit)
+                if heading is not None:
+                    # A heading that is a line inside a block governs what follows the block.
+                    container = unit.parent
+                    if unit.element is None and container.parent is not None:
+                        container = container.parent
+                    self._remove(unit, heading.name)
+                    scope = (container, heading)
+                    break
+                rule = self._block_rule(unit)
+                if rule is not None:
+                    self._remove(unit, rule.name)
+                    if rule.container:
+                        self._remove_box(unit, rule)
+                    break
+                if not self._tails(unit):
+                    break
+            if unit.removed or not unit.text:
+                continue
+            if scope is not None and _within(unit, scope[0]) and _link_like(unit):
+                self._remove(unit, scope[1].name)
+                continue
+            scope = None
+
+    def _remove_box(self, unit: _Unit, rule: Rule) -> None:
+        """A sign-up prompt takes its small widget box (pitch line, form labels) with it."""
+        box: Tag | None = unit.parent
+        if box is not None and box.name in _INLINE_ONLY:
+            box = box.parent
+        body = self.soup.body if self.soup is not None else None
+        if box is None or body is None or box is body or box.name not in _BOXES:
+            return
+        if box.parent is None or _detached_tag(box, body):
+            return
+        rest = _norm(box.get_text())
+        if len(rest) > _MAX_BOX or len(_norm(body.get_text())) <= len(rest):
+            return  # too much text for a widget, or the box is all the entry has
+        if rest:
+            self._record(rule.name, rest)
+        box.extract()
+
+    def _block_rule(self, unit: _Unit) -> Rule | None:
+        text = unit.text
+        lower = text.lower()
+        caption = unit.in_caption
+        for rule in self.rules.block:
+            if rule.keep_in_caption and caption:
+                continue
+            if rule.needs and not any(word in lower for word in rule.needs):
+                continue  # cheap pre-check for rules whose regex is costly on long prose
+            if rule.pattern is not None and rule.pattern.fullmatch(text):
+                return rule
+        return None
+
+    def _teaser_heading(self, unit: _Unit) -> Rule | None:
+        if unit.in_caption:
+            return None
+        for rule in self.rules.teasers:
+            pattern = rule.pattern
+            if pattern is None or not pattern.match(unit.text):
+                continue
+            if pattern.fullmatch(unit.text):
+                return rule
+            stats = _link_stats(unit.nodes)
+            if not stats.links or stats.images or not stats.linked:
+                continue
+            # "Related: <a>Other story</a>": the words outside the links are the heading
+            if stats.plain and pattern.fullmatch(stats.plain):
+                return rule
+            # "<a>Lesen Sie auch: Other story</a>": heading and separator inside the link
+            head = pattern.match(stats.linked)
+            if not stats.plain and head and head.group(0).rstrip()[-1:] in _HEADING_SEPARATORS:
+                return rule
+        return None
+
+    def _tails(self, unit: _Unit) -> bool:
+        if "pre" in unit.ancestors or (unit.element is not None and unit.element.name == "pre"):
+            return False
+        for rule in self.rules.tails:
+            if rule.kind == "structural":
+                cut = self._topic_links(unit, rule)
+            elif rule.link:
+                cut = self._link_tail(unit, rule)
+            else:
+                cut = self._text_tail(unit, rule)
+            if cut:
+                unit.refresh()
+                if not unit.text:
+                    self._drop(unit)  # the tail was all there was; it is recorded already
+                return True
+        return False
+
+    def _text_tail(self, unit: _Unit, rule: Rule) -> bool:
+        if rule.pattern is None:
+            return False
+        strings = [s for s in _strings(unit.nodes)]
+        raw = "".join(str(s) for s in strings)
+        match = rule.pattern.search(raw)
+        if match is None:
+            return False
+        self._record(rule.name, match.group(0))
+        remaining = len(raw) - match.start()
+        for s in reversed(strings):
+            if remaining <= 0:
+                break
+            if len(s) <= remaining:
+                remaining -= len(s)
+                s.extract()
+            else:
+                _replace(unit, s, NavigableString(str(s)[: len(s) - remaining]))
+                remaining = 0
+        unit.nodes = [n for n in unit.nodes if n.parent is not None]
+        return True
+
+    def _link_tail(self, unit: _Unit, rule: Rule) -> bool:
+        kids = [c for c in unit.children if _meaningful(c)]
+        if len(kids) < 2 or rule.pattern is None:
+            return False  # a block that is only the link is a block rule's business
+        top = node = kids[-1]
+        while isinstance(node, Tag) and node.name != "a":
+            inner = [c for c in node.children if _meaningful(c)]
+            if len(inner) != 1:
+                return False
+            node = inner[0]
+        if not isinstance(node, Tag) or node.name != "a":
+            return False
+        label = _norm(node.get_text())
+        if not label or not rule.pattern.fullmatch(label):
+            return False
+        self._record(rule.name, label)
+        top.extract()
+        unit.nodes = [n for n in unit.nodes if n.parent is not None]
+        return True
+
+    def _topic_links(self, unit: _Unit, rule: Rule) -> bool:
+        """Golem-style '(<a>Topic</a>, <a>Topic</a>)' at the very end of a block."""
+        if rule.pattern is None:
+            return False
+        kids = unit.children
+        i = len(kids) - 1
+        while i >= 0 and not _meaningful(kids[i]):
+            i -= 1
+        if i < 0 or isinstance(kids[i], Tag):
+            return False
+        closing = kids[i]
+        if str(closing).strip() != ")":
+            return False
+        i -= 1
+        links: list[Tag] = []
+        separators: list[PageElement] = []
+        while i >= 0:
+            node = kids[i]
+            if not (isinstance(node, Tag) and node.name == "a"):
+                return False
+            if not rule.pattern.search(_attr(node, "href")):
+                return False
+            links.append(node)
+            i -= 1
+            if i < 0 or isinstance(kids[i], Tag):
+                return False
+            text = str(kids[i])
+            if text.strip() == ",":
+                separators.append(kids[i])
+                i -= 1
+                continue
+            if text.rstrip().endswith("("):
+                opening = kids[i]
+                prefix = text.rstrip()[:-1]
+                self._record(
+                    rule.name, "(" + ", ".join(_norm(a.get_text()) for a in reversed(links)) + ")"
+                )
+                for node in [closing, *links, *separators]:
+                    node.extract()
+                if prefix.strip():
+                    _replace(unit, opening, NavigableString(prefix))
+                else:
+                    opening.extract()
+                unit.nodes = [n for n in unit.nodes if n.parent is not None]
+                return True
+            return False
+        return False
+
+    # -- shape-level rules ---------------------------------------------------------------------
+
+    def _structural_pass(self, units: list[_Unit]) -> None:
+        for unit in units:
+            if not unit.removed and _detached(unit):
+                unit.removed = True
+        caption = self.rules.test("image-caption")
+        if caption is not None:
+            for unit in units:
+                if not unit.removed:
+                    self._image_caption(unit, caption)
+        related = self.rules.test("link-only-same-site")
+        if related is not None and self.site:
+            for i, unit in enumerate(units):
+                if not unit.removed and self._is_related_link(units, i):
+                    self._remove(unit, related.name)
+        orphan = self.rules.test("orphan-caption")
+        if orphan is not None:
+            for i, unit in enumerate(units):
+                if not unit.removed and self._is_orphan_caption(units, i, orphan):
+                    self._remove(unit, orphan.name)
+
+    def _image_caption(self, unit: _Unit, rule: Rule) -> None:
+        el = unit.element
+        if el is None or el.name != "p" or unit.ancestors & _CAPTION or self.soup is None:
+            return
+        if not _caption_like(
+            unit.text, rule.number("max_chars", 250), rule.number("max_words", 40)
+        ):
+            return
+        prev = _sibling(el, -1)
+        if prev is None or not _image_only(prev):
+            return
+        figure = self.soup.new_tag("figure")
+        prev.replace_with(figure)
+        if prev.name in ("img", "a"):
+            figure.append(prev)
+        else:
+            for child in list(prev.children):
+                figure.append(child.extract())
+        figcaption = self.soup.new_tag("figcaption")
+        for child in list(el.children):
+            figcaption.append(child.extract())
+        figure.append(figcaption)
+        el.extract()
+        unit.element = figcaption
+        unit.nodes = [figcaption]
+        unit.parent = figure
+        unit.ancestors = unit.ancestors | _CAPTION
+
+    def _is_related_link(self, units: list[_Unit], i: int) -> bool:
+        unit = units[i]
+        if unit.ancestors & _NOT_PROSE_CONTEXT:
+            return False
+        stats = _link_stats(unit.nodes)
+        if len(stats.links) != 1 or stats.images or not stats.linked:
+            return False
+        if stats.plain:
+            return False  # any word outside the link ("-- Author") makes it something else
+        href = _attr(stats.links[0], "href")
+        if sanitize.registrable_host(href) != self.site or _same_page(href, self.base):
+            return False
+        try:
+            path = urlsplit(href).path
+        except ValueError:
+            return False
+        if path in ("", "/"):
+            return False
+        return any(not u.removed and u.text for j, u in enumerate(units) if j != i)
+
+    def _is_orphan_caption(self, units: list[_Unit], i: int, rule: Rule) -> bool:
+        unit = units[i]
+        el = unit.element
+        # Only whole paragraphs (and plain-text lines, which become paragraphs): a <br>-separated
+        # line in HTML is far more often a subheading than a caption.
+        if el is None or el.name not in ("p", "div") or unit.ancestors & _NOT_PROSE_CONTEXT:
+            return False
+        text = unit.text
+        words = len(text.split())
+        if not (rule.number("min_words", 8) <= words <= rule.number("max_words", 30)):
+            return False
+        if len(text) > rule.number("max_chars", 200) or text[-1] in _TERMINAL + ":;\"'»«”“":
+            return False
+        if not text[0].isupper():
+            return False
+        stats = _link_stats(unit.nodes)
+        if stats.links or stats.images:
+            return False
+        if _wholly_bold(el):
+            return False  # a bold line is a heading
+        first, last = unit.nodes[0], unit.nodes[-1]
+        if _next_to_image(first, -1) or _next_to_image(last, 1):
+            return False  # not orphaned: its image is right there
+        min_chars = rule.number("min_neighbor_chars", 150)
+        for step in (-1, 1):
+            other = _neighbour(units, i, step)
+            if other is None or len(other.text) < min_chars or not _PROSE_END.search(other.text):
+                return False
+        return True
+
+
+_LIST_ITEM_PARENTS = frozenset({"ul", "ol"})
+_TABLE_PARTS = {
+    "caption": frozenset({"table"}),
+    "colgroup": frozenset({"table"}),
+    "col": frozenset({"colgroup", "table"}),
+    "thead": frozenset({"table"}),
+    "tbody": frozenset({"table"}),
+    "tfoot": frozenset({"table"}),
+    "tr": frozenset({"table", "thead", "tbody", "tfoot"}),
+    "td": frozenset({"tr"}),
+    "th": frozenset({"tr"}),
+    "dt": frozenset({"dl"}),
+    "dd": frozenset({"dl"}),
+    "li": _LIST_ITEM_PARENTS,
+}
+_ONLY_CHILDREN = {
+    "ul": frozenset({"li"}),
+    "ol": frozenset({"li"}),
+    "dl": frozenset({"dt", "dd"}),
+    "table": frozenset({"caption", "colgroup", "thead", "tbody", "tfoot", "tr"}),
+    "thead": frozenset({"tr"}),
+    "tbody": frozenset({"tr"}),
+    "tfoot": frozenset({"tr"}),
+    "tr": frozenset({"td", "th"}),
+    "colgroup": frozenset({"col"}),
+}
+_INLINE_ONLY = _HEADINGS | {"p", "pre"}
+
+
+def _misnested(body: Tag) -> bool:
+    """Nesting that a parser would repair (so lxml and html5ever may disagree about it)."""
+    for tag in _tags(body):
+        parent = tag.parent
+        if parent is None or parent is body:
+            if tag.name in _TABLE_PARTS:
+                return True
+            continue
+        name, up = tag.name, parent.name
+        if name in _BLOCK and (up not in _BLOCK or up in _INLINE_ONLY):
+            return True
+        if name in _TABLE_PARTS and up not in _TABLE_PARTS[name]:
+            return True
+        if up in _ONLY_CHILDREN and name not in _ONLY_CHILDREN[up]:
+            return True
+        if name == "a" and any(p.name == "a" for p in tag.parents):
+            return True
+    return False
+
+
+def _finish(body: Tag) -> tuple[str, str]:
+    """Tidy the tree and serialize it through the output sanitizer: (html, text)."""
+    _prune(body, 0)
+    _trim_edges(body)
+    _normalize_space(body)
+    text = _extract_text(body)
+    out = sanitize.sanitize_output(body.decode_contents()).strip()
+    if not text and "<img" not in out:
+        return "", ""  # only whitespace, empty cells or rules left: nothing to read
+    if out and "<" not in out:
+        out = f"<p>{out}</p>"  # bare text would be taken for plain text by the next clean
+    return out, text
+
+
+def _replace(unit: _Unit, old: PageElement, new: NavigableString) -> None:
+    """Swap a node in the tree and in the unit's node list (runs hold their strings)."""
+    old.replace_with(new)
+    unit.nodes = [new if n is old else n for n in unit.nodes]
+
+
+def _lines_to_html(text: str) -> str:
+    """Plain text: every non-blank line is a block of its own, kept byte for byte."""
+    return "".join(
+        f"<p>{htmllib.escape(line.strip(), quote=False)}</p>"
+        for line in text.splitlines()
+        if line.strip()
+    )
+
+
+def _is_pixel_size(value: str, max_size: int) -> bool:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:px)?\s*", value)
+    return m is not None and float(m.group(1)) <= max_size
+
+
+def _tags(root: Tag) -> list[Tag]:
+    """Every element under root in document order (bs4's find_all filters are much slower)."""
+    return [node for node in root.descendants if isinstance(node, Tag)]
+
+
+def _strings(nodes: Sequence[PageElement]) -> Iterator[NavigableString]:
+    for node in nodes:
+        if isinstance(node, Tag):
+            for s in node.descendants:
+                if type(s) is NavigableString:
+                    yield s
+        elif type(node) is NavigableString:
+            yield node
+
+
+_BOXES = frozenset({"div", "aside", "section", "footer", "header", "nav", "details", "figure"})
+_MAX_BOX = 400
+
+
+def _detached_tag(tag: Tag, body: Tag) -> bool:
+    return not any(p is body for p in tag.parents)
+
+
+def _detached(unit: _Unit) -> bool:
+    node = unit.nodes[0] if unit.nodes else None
+    if node is None or node.parent is None:
+        return True
+    top: PageElement = node
+    while top.parent is not None:
+        top = top.parent
+    return not isinstance(top, BeautifulSoup)
+
+
+def _within(unit: _Unit, scope: Tag) -> bool:
+    if unit.parent is scope:
+        return True
+    return any(p is scope for p in unit.parent.parents)
+
+
+def _link_like(unit: _Unit) -> bool:
+    """A teaser list entry: links, and at most a short date or separator besides."""
+    stats = _link_stats(unit.nodes)
+    if not stats.links or not stats.linked:
+        return False
+    rest = _SEPARATORS.sub("", stats.plain)
+    return len(rest) <= min(30, len(stats.linked))
+
+
+def _neighbour(units: list[_Unit], i: int, step: int) -> _Unit | None:
+    j = i + step
+    while 0 <= j < len(units):
+        if not units[j].removed and units[j].text:
+            return units[j]
+        j += step
+    return None
+
+
+def _sibling(node: PageElement, step: int) -> Tag | None:
+    sib = node.previous_sibling if step < 0 else node.next_sibling
+    while sib is not None and not _meaningful(sib):
+        sib = sib.previous_sibling if step < 0 else sib.next_sibling
+    return sib if isinstance(sib, Tag) else None
+
+
+def _image_only(tag: Tag) -> bool:
+    if tag.name == "img":
+        return True
+    if tag.name not in ("p", "div", "a") or tag.get_text().strip():
+        return False
+    inner = _tags(tag)
+    return sum(t.name == "img" for t in inner) == 1 and not any(
+        t.name in _BLOCK_OR_BR for t in inner
+    )
+
+
+def _next_to_image(node: PageElement, step: int) -> bool:
+    sib = _sibling(node, step)
+    if sib is None:
+        return False
+    return sib.name == "img" or any(t.name == "img" for t in _tags(sib))
+
+
+def _caption_like(text: str, max_chars: int, max_words: int) -> bool:
+    return (
+        bool(text)
+        and len(text) <= max_chars
+        and len(text.split()) <= max_words
+        and (text[-1] not in _TERMINAL + ":")
+    )
+
+
+def _wholly_bold(el: Tag) -> bool:
+    kids = [c for c in el.children if _meaningful(c)]
+    return len(kids) == 1 and isinstance(kids[0], Tag) and kids[0].name in ("b", "strong")
+
+
+def _same_page(href: str, base: str) -> bool:
+    def key(url: str) -> str:
+        try:
+            p = urlsplit(url)
+        except ValueError:
+            return url
+        return f"{(p.hostname or '').lower()}{p.path.rstrip('/')}?{p.query}"
+
+    return key(href) == key(base)
+
+
+def _collect_units(body: Tag) -> list[_Unit]:
+    structured: set[int] = set()  # tags with a block or <br> somewhere inside
+    for tag in _tags(body):
+        if tag.name not in _BLOCK_OR_BR:
+            continue
+        parent = tag.parent
+        while parent is not None and parent is not body and id(parent) not in structured:
+            structured.add(id(parent))
+            parent = parent.parent
+    units: list[_Unit] = []
+    _collect(body, frozenset(), units, structured, 0)
+    return units
+
+
+def _collect(
+    el: Tag, ancestors: frozenset[str], units: list[_Unit], structured: set[int], depth: int
+) -> None:
+    run: list[PageElement] = []
+    br_before: Tag | None = None
+
+    def close(br_after: Tag | None) -> None:
+        if run and any(_meaningful(n) and _text_of(n).strip() for n in run):
+            unit = _Unit(list(run), None, el, ancestors, br_before, br_after)
+            if unit.text:
+                units.append(unit)
+        run.clear()
+
+    for child in list(el.children):
+        if isinstance(child, Tag):
+            name = child.name
+            if name == "br":
+                close(child)
+                br_before = child
+                continue
+            nested = id(child) in structured
+            if name in _BLOCK or nested:
+                close(None)
+                br_before = None
+                inner = ancestors | {name}
+                if nested and name != "pre" and depth < _MAX_DEPTH:
+                    _collect(child, inner, units, structured, depth + 1)
+                else:
+                    unit = _Unit([child], child, el, inner)
+                    if unit.text:
+                        units.append(unit)
+                continue
+            run.append(child)
+        elif type(child) is NavigableString:
+            run.append(child)
+    close(None)
+
+
+def _prune(el: Tag, depth: int) -> bool:
+    """Drop elements left empty by removals (and empty ones the source had); True if el has
+    content. Leading/trailing <br>s in each block go too."""
+    has = False
+    for child in list(el.children):
+        if isinstance(child, Tag):
+            name = child.name
+            if name in ("img", "hr"):
+                has = True
+                continue
+            if name in ("br", "wbr"):
+                continue
+            if depth < _MAX_DEPTH:
+                sub = _prune(child, depth + 1)
+            else:
+                sub = bool(child.get_text().strip()) or any(t.name == "img" for t in _tags(child))
+            if not sub and name in _PRUNABLE:
+                child.extract()
+                continue
+            if name in _BLOCK:
+                _trim_edges(child)
+            has = has or sub
+        elif type(child) is NavigableString and child.strip():
+            has = True
+    return has
+
+
+_ASCII_SPACE = frozenset(" \t\n\r\f")
+
+
+def _normalize_space(body: Tag) -> None:
+    """Merge adjacent text nodes; whitespace-only ones (outside <pre>) become one "\\n" or " ",
+    as lxml makes them when it parses our own output: without this a second clean would differ.
+    Iterative, unlike bs4's smooth(), so hostile nesting cannot exhaust the stack."""
+    stack: list[tuple[Tag, bool]] = [(body, False)]
+    while stack:
+        el, in_pre = stack.pop()
+        in_pre = in_pre or el.name == "pre"
+        previous: NavigableString | None = None
+        for child in list(el.children):
+            if type(child) is NavigableString:
+                if previous is not None:
+                    merged = NavigableString(str(previous) + str(child))
+                    previous.replace_with(merged)
+                    child.extract()
+                    previous = merged
+                else:
+                    previous = child
+                continue
+            previous = None
+            if isinstance(child, Tag):
+                stack.append((child, in_pre))
+        if el.name == "pre":
+            # Parsers drop one newline right after <pre>; leading newlines would shrink on
+            # every clean, so none are kept.
+            first = el.contents[0] if el.contents else None
+            if type(first) is NavigableString and first.startswith(("\n", "\r")):
+                rest = first.lstrip("\r\n")
+                if rest:
+                    first.replace_with(NavigableString(rest))
+                else:
+                    first.extract()
+        if in_pre:
+            continue
+        for child in list(el.children):
+            if type(child) is NavigableString and child and set(child) <= _ASCII_SPACE:
+                wanted = "\n" if ("\n" in child or "\r" in child) else " "
+                if str(child) != wanted:
+                    child.replace_with(NavigableString(wanted))
+
+
+def _trim_edges(el: Tag) -> None:
+    for step in (0, -1):
+        while True:
+            kids = [c for c in el.children if _meaningful(c)]
+            if not kids:
+                break
+            edge = kids[step]
+            if (
+                isinstance(edge, Tag)
+                and edge.name in ("br", "hr")
+                and (edge.name == "br" or el.name == "body")
+            ):
+                edge.extract()
+                continue
+            break
+
+
+def _extract_text(body: Tag) -> str:
+    paragraphs: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        lines = (_norm(line) for line in "".join(current).split("\n"))
+        para = "\n".join(line for line in lines if line)
+        if para:
+            paragraphs.append(para)
+        current.clear()
+
+    def walk(el: Tag, depth: int) -> None:
+        for child in el.children:
+            if type(child) is NavigableString:
+                current.append(str(child))
+            elif isinstance(child, Tag):
+                name = child.name
+                if name == "br":
+                    current.append("\n")
+                elif name == "pre":
+                    flush()
+                    lines = [line.rstrip() for line in child.get_text().split("\n")]
+                    para = "\n".join(line for line in lines if line.strip())
+                    if para:
+                        paragraphs.append(para)
+                elif name in _BLOCK:
+                    flush()
+                    if depth < _MAX_DEPTH:
+                        walk(child, depth + 1)
+                    else:
+                        current.append(child.get_text())
+                    flush()
+                elif depth < _MAX_DEPTH:
+                    walk(child, depth + 1)
+                else:
+                    current.append(child.get_text())
+
+    walk(body, 0)
+    flush()
+    return "\n\n".join(paragraphs)

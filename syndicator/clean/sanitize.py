@@ -1,0 +1,227 @@
+"""The allowlist sanitizer and the URL helpers the rule engine builds on.
+
+Feed bodies are hostile input (parse.py turns feedparser's sanitizer off), so everything that
+reaches a reader passes through Ammonia (nh3) with an explicit allowlist twice: once on the way
+in, keeping `class`/`id` so CSS-selector rules can still see them, and once on the way out with
+the final allowlist. The second pass also means the engine's own tree edits can never smuggle
+markup out, and its html5ever serialisation makes the output a fixed point of the cleaner.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, unquote_plus, urljoin, urlsplit, urlunsplit
+
+import nh3
+
+# Block and inline tags a reader needs to read an article; anything else is unwrapped (its text
+# kept) or, for the tags in _DROP_WITH_CONTENT, removed together with its content.
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {
+        "a", "abbr", "address", "article", "aside", "b", "bdi", "bdo", "blockquote", "br",
+        "caption", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div", "dl",
+        "dt", "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "i", "img", "ins", "kbd", "li", "main", "mark", "nav", "ol", "p", "pre", "q", "rp",
+        "rt", "ruby", "s", "samp", "section", "small", "strong", "sub", "summary", "sup", "table",
+        "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "var", "wbr",
+    }
+)  # fmt: skip
+
+# Executable, embedding or form-control elements: their content is fallback text, script source
+# or widget labels, never article text. (<form> itself is only unwrapped: ASP.NET-era scrapes
+# wrap whole articles in one.)
+_DROP_WITH_CONTENT: frozenset[str] = frozenset(
+    {
+        "script", "style", "iframe", "object", "embed", "applet", "noscript", "noembed",
+        "noframes", "frame", "frameset", "template", "textarea", "select", "button", "svg", "math",
+        "video", "audio", "canvas", "map", "head", "title",
+    }
+)  # fmt: skip
+
+URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
+LINK_REL = "noopener noreferrer nofollow"
+
+_FINAL_ATTRIBUTES: dict[str, set[str]] = {
+    "*": {"lang", "dir"},
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "ol": {"start"},
+    "time": {"datetime"},
+    "abbr": {"title"},
+}
+
+# Lazy-loading themes put the real image in data-* and a placeholder in src.
+LAZY_SRC_ATTRS: tuple[str, ...] = ("data-src", "data-lazy-src", "data-original")
+
+_INPUT_ATTRIBUTES: dict[str, set[str]] = {
+    tag: set(attrs) | ({"class", "id"} if tag == "*" else set())
+    for tag, attrs in _FINAL_ATTRIBUTES.items()
+}
+_INPUT_ATTRIBUTES["img"] |= set(LAZY_SRC_ATTRS)
+
+_INPUT = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(_DROP_WITH_CONTENT),
+    attributes=_INPUT_ATTRIBUTES,
+    link_rel=None,
+    url_schemes=set(URL_SCHEMES),
+    strip_comments=True,
+)
+_OUTPUT = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(_DROP_WITH_CONTENT),
+    attributes=_FINAL_ATTRIBUTES,
+    link_rel=LINK_REL,
+    url_schemes=set(URL_SCHEMES),
+    strip_comments=True,
+)
+_TEXT_ONLY = nh3.Cleaner(tags=set(), clean_content_tags=set(_DROP_WITH_CONTENT))
+
+# What the engine reports when it was the sanitizer, not a rule, that removed something.
+_DANGEROUS = re.compile(
+    r"<\s*(script|style|iframe|object|embed|applet|form|base|meta|link|frame|svg|math)\b"
+    r"|\s(on[a-z]+)\s*=|(javascript|vbscript|data)\s*:",
+    re.IGNORECASE,
+)
+
+
+def sanitize_input(html: str) -> str:
+    """First pass: safe markup that still carries class/id for selector rules."""
+    return str(_INPUT.clean(html))
+
+
+def sanitize_output(html: str) -> str:
+    """Final pass: the allowlist the reader gets; adds rel to every link."""
+    return str(_OUTPUT.clean(html))
+
+
+def strip_markup(text: str) -> str:
+    """Markup-free text, still entity-escaped (the caller unescapes)."""
+    return str(_TEXT_ONLY.clean(text))
+
+
+def dangerous_markup(html: str) -> dict[str, int]:
+    """Counts of what the sanitizer is about to remove, so `--explain` can say so."""
+    counts: dict[str, int] = {}
+    for m in _DANGEROUS.finditer(html):
+        if m.group(1):
+            key = f"<{m.group(1).lower()}>"
+        elif m.group(2):
+            key = "on*= handler"
+        else:
+            key = f"{m.group(3).lower()}: URL"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def safe_scheme(url: str) -> bool:
+    """True for URLs the output may keep: http(s), mailto, or relative."""
+    head = url.split(":", 1)
+    if len(head) == 1 or "/" in head[0] or "?" in head[0] or "#" in head[0]:
+        return True  # no scheme: relative
+    return head[0].strip().lower() in URL_SCHEMES
+
+
+def absolutize(url: str, base: str) -> str:
+    """Resolve a relative reference against base; leave absolute and unparsable ones alone."""
+    url = url.strip()
+    if not base or not url or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", url):
+        return url
+    try:
+        return urljoin(base, url)
+    except ValueError:
+        return url
+
+
+def registrable_host(url: str) -> str:
+    """Approximate eTLD+1 (no public-suffix list): enough to tell "same site" for teasers."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+    labels = host.split(".")
+    if len(labels) <= 2:
+        return host
+    # example.co.uk, example.com.br: a short second-level label under a country code
+    if len(labels[-1]) == 2 and labels[-2] in {"co", "com", "org", "net", "gov", "ac", "edu"}:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def strip_params(
+    url: str,
+    names: frozenset[str],
+    prefixes: tuple[str, ...],
+    host_names: tuple[tuple[re.Pattern[str], frozenset[str]], ...],
+) -> tuple[str, tuple[str, ...]]:
+    """Drop tracking parameters from query and fragment; returns (url, removed names).
+
+    Works on the raw query string and rebuilds only when something was removed, so an
+    untouched URL keeps its exact bytes (ordering, encoding, a trailing '?').
+    """
+    if "?" not in url and "#" not in url:
+        return url, ()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, ()
+    if parts.scheme.lower() not in ("http", "https", ""):
+        return url, ()
+    host = (parts.hostname or "").lower()
+    extra: frozenset[str] = frozenset()
+    for pattern, params in host_names:
+        if pattern.search(host):
+            extra = extra | params
+    removed: list[str] = []
+
+    def keep(piece: str) -> bool:
+        key = unquote_plus(piece.split("=", 1)[0]).strip().lower()
+        if key in names or key in extra or key.startswith(prefixes):
+            removed.append(key)
+            return False
+        return True
+
+    query = parts.query
+    if query:
+        query = "&".join(p for p in query.split("&") if p and keep(p))
+    fragment = parts.fragment
+    if fragment and "=" in fragment and not fragment.startswith(("/", "!")):
+        pieces = fragment.split("&")
+        if all("=" in p for p in pieces):
+            fragment = "&".join(p for p in pieces if keep(p))
+    if not removed:
+        return url, ()
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, fragment)), tuple(removed)
+
+
+def unwrap_redirect(
+    url: str, redirects: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
+) -> str:
+    """The target of a known redirect wrapper (google.com/url?q=…), else url unchanged.
+
+    A parameter name "*" stands for a target appended to the path after a '*'
+    (redir.folha.com.br/redir/online/…/*https://…).
+    """
+    if "?" not in url and "*" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    where = f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{parts.path}"
+    for pattern, params in redirects:
+        if not pattern.search(where):
+            continue
+        if "*" in params:
+            star = url.find("*http")
+            target = url[star + 1 :] if star >= 0 else ""
+            if target.lower().startswith(("http://", "https://")):
+                return target
+        values = dict(parse_qsl(parts.query, keep_blank_values=True))
+        for name in params:
+            target = values.get(name, "").strip()
+            if target.lower().startswith(("http://", "https://")):
+                return target
+    return url
