@@ -14,22 +14,51 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from syndicator import __version__
 from syndicator.clean import clean_entry, load_rules
 from syndicator.clean.explain import explain_entries
-from syndicator.config import Config, load_config
-from syndicator.errors import ConfigError, FetchError, QueryError, SyndicatorError
+from syndicator.config import Config, load_config, parse_config, parse_duration
+from syndicator.errors import ConfigError, FetchError, ParseError, QueryError, SyndicatorError
 from syndicator.fetch import Limits, fetch, fetch_file, make_client
 from syndicator.match import compile_topics, explain_match, parse_query
 from syndicator.model import Fetched, Validators
+from syndicator.opml import OpmlError, parse_opml, plan_import, render_opml
 from syndicator.parse import parse_feed
 from syndicator.pipeline import CycleReport, Pipeline
+from syndicator.publish import write_atomic
 from syndicator.schedule import Daemon
 from syndicator.serve import FeedServer, SourceStatus, Status
+from syndicator.sources import (
+    NewSource,
+    SourceEditError,
+    append_sources,
+    check_name,
+    find_feed,
+    name_from,
+    normalize_input_url,
+    read_config_text,
+    remove_source,
+    same_url_key,
+    unique_name,
+    write_config_text,
+)
+from syndicator.status import (
+    check_rules,
+    entry_counts,
+    format_interval,
+    open_state,
+    read_snapshot,
+    render_check,
+    render_list,
+    render_status,
+    source_states,
+)
 from syndicator.store import SQLiteStore
 
 log = logging.getLogger("syndicator")
@@ -44,6 +73,15 @@ EXAMPLES = {
     "reclean": "example:\n  syndicator reclean --config config.toml",
     "match": "examples:\n  syndicator match 'NATO OR \"North Atlantic Treaty\"' article.txt\n"
     "  echo 'NATO-Gipfel in Vilnius' | syndicator match NATO -",
+    "add": "examples:\n  syndicator add https://www.tagesschau.de/  # a page: its feed is found\n"
+    "  syndicator add https://rss.dw.com/xml/rss-de-all --name dw --interval 10m",
+    "remove": "example:\n  syndicator remove dw",
+    "list": "example:\n  syndicator list --config /etc/syndicator/config.toml",
+    "import": "examples:\n  syndicator import feedly.opml\n"
+    "  syndicator import newsboat.opml --dry-run",
+    "export": "examples:\n  syndicator export subscriptions.opml\n  syndicator export > all.opml",
+    "check": "example:\n  syndicator check --config /etc/syndicator/config.toml",
+    "status": "example:\n  syndicator status --config /etc/syndicator/config.toml",
 }
 
 
@@ -78,6 +116,41 @@ def build_parser() -> argparse.ArgumentParser:
     match = _sub(sub, "match", "show whether a text matches a topic query, and where")
     match.add_argument("query", help="a topic query, e.g. 'NATO OR OTAN'")
     match.add_argument("file", nargs="?", default="-", help="a text file, or - for stdin")
+
+    config_help = "config file (default ./config.toml)"
+    add = _sub(sub, "add", "add a feed (or the feed a web page advertises) to the config")
+    add.add_argument("url", help="a feed URL, or a web page that links to its feed")
+    add.add_argument("--name", help="source name (default: from the feed's title)")
+    add.add_argument("--interval", help="poll interval, e.g. 10m (default: the config's)")
+    add.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="add the URL as it is, without fetching it (offline)",
+    )
+    add.add_argument("--config", default="config.toml", help=config_help)
+
+    remove = _sub(sub, "remove", "remove a source from the config (its stored entries stay)")
+    remove.add_argument("name", help="the source's name, as `syndicator list` shows it")
+    remove.add_argument("--config", default="config.toml", help=config_help)
+
+    list_ = _sub(sub, "list", "list sources with health, last and next poll, entry counts")
+    list_.add_argument("--config", default="config.toml", help=config_help)
+
+    import_ = _sub(sub, "import", "add the feeds of an OPML file (from any feed reader)")
+    import_.add_argument("file", type=Path, help="an OPML file, e.g. a Feedly or newsboat export")
+    import_.add_argument("--dry-run", action="store_true", help="show what would be added")
+    import_.add_argument("--config", default="config.toml", help=config_help)
+
+    export = _sub(sub, "export", "write the sources as OPML 2.0, for other feed readers")
+    export.add_argument("file", nargs="?", type=Path, help="output file (default: stdout)")
+    export.add_argument("--config", default="config.toml", help=config_help)
+
+    check = _sub(sub, "check", "validate the config, compile every query, show what would run")
+    check.add_argument("--config", default="config.toml", help=config_help)
+
+    status = _sub(sub, "status", "one screen: sources, topics, published feeds, alerts")
+    status.add_argument("--config", default="config.toml", help=config_help)
     return parser
 
 
@@ -109,6 +182,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _match(args.query, args.file)
         if args.command == "reclean":
             return _reclean(Path(args.config))
+        if args.command == "add":
+            return _add(Path(args.config), args.url, args.name, args.interval, args.check)
+        if args.command == "remove":
+            return _remove(Path(args.config), args.name)
+        if args.command == "list":
+            return _list(Path(args.config))
+        if args.command == "import":
+            return _import(Path(args.config), args.file, args.dry_run)
+        if args.command == "export":
+            return _export(Path(args.config), args.file)
+        if args.command == "check":
+            return _check(Path(args.config))
+        if args.command == "status":
+            return _show_status(Path(args.config))
     except ConfigError as exc:
         print(f"syndicator: invalid config: {exc}", file=sys.stderr)
         return 2
@@ -315,3 +402,166 @@ def _match(query: str, file: str) -> int:
     report = explain_match(query, text)
     sys.stdout.write(report if report.endswith("\n") else report + "\n")
     return 0 if report.startswith("MATCH") else 1
+
+
+# -- managing sources: add, remove, list, import, export, check, status --------------------
+
+
+def _add(path: Path, url: str, name: str | None, interval: str | None, check: bool) -> int:
+    config = _load(path)
+    url = normalize_input_url(url)
+    if not url.startswith(("http://", "https://")):
+        print(
+            f"syndicator: {url!r} is not an http(s) URL (add a local file by editing {path})",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if interval:
+            parse_duration(interval, "--interval")
+        if name:
+            check_name(name)
+    except (ConfigError, SourceEditError) as exc:
+        print(f"syndicator: {exc}", file=sys.stderr)
+        return 2
+    taken = {same_url_key(s.url): s.name for s in config.sources}
+    if same_url_key(url) in taken:
+        raise SourceEditError(f"{url} is already a source: {taken[same_url_key(url)]}")
+    if name and name.lower() in {s.name.lower() for s in config.sources}:
+        raise SourceEditError(f"there is already a source named {name!r}")
+    title = ""
+    if check:
+        f = config.fetch
+        limits = Limits(
+            min(f.timeout, 20.0), min(f.connect_timeout, 10.0), f.max_bytes, f.max_redirects
+        )
+        try:
+            found = asyncio.run(find_feed(url, limits, f.user_agent))
+        except (FetchError, ParseError) as exc:
+            print(f"syndicator: {url}: {exc}", file=sys.stderr)
+            return 1
+        if found.page:
+            failed = dict(found.rejected)
+            print(f"{url} is a web page; it advertises {len(found.links)} feed(s):")
+            for link in found.links:
+                mark = "*" if link.url == found.url else " "
+                note = " (chosen)" if link.url == found.url else ""
+                if link.url in failed:
+                    note = f" (not used: {failed[link.url]})"
+                elif not link.readable:
+                    note = " (not used: Syndicator cannot read this format)"
+                label = f' "{link.title}"' if link.title else ""
+                print(f"  {mark} {link.url}  {link.kind}{label}{note}")
+            if same_url_key(found.url) in taken:
+                raise SourceEditError(
+                    f"{found.url} is already a source: {taken[same_url_key(found.url)]}"
+                )
+        url, title = found.url, found.title
+    source = NewSource(
+        name=name or unique_name(name_from(title, url), (s.name for s in config.sources)),
+        url=url,
+        interval=interval or "",
+    )
+    _edit_sources(path, lambda text: append_sources(text, [source]))
+    every = interval or f"{format_interval(config.interval)} (default)"
+    print(f'added source "{source.name}": {url}, polled every {every}, to {path}')
+    print("a running daemon picks it up on reload (SIGHUP)")
+    return 0
+
+
+def _edit_sources(path: Path, edit: Callable[[str], str]) -> None:
+    """Apply a text edit to the config, refusing to write anything the config parser rejects."""
+    original = read_config_text(path)
+    text = edit(original)
+    parse_config(tomllib.loads(text), path.resolve())
+    write_config_text(path, original, text)
+
+
+def _remove(path: Path, name: str) -> int:
+    config = _load(path)
+    source = next((s for s in config.sources if s.name == name), None)
+    if source is None:
+        print(f"syndicator: no source named {name!r} (see: syndicator list)", file=sys.stderr)
+        return 1
+    _edit_sources(path, lambda text: remove_source(text, name))
+    with open_state(config.state) as db:
+        stored = entry_counts(db).get(name, 0) if db is not None else 0
+    print(f'removed source "{name}" ({source.url}) from {path}')
+    if stored:
+        print(
+            f"its {stored} stored entries stay in the state database (and in published feeds "
+            "until newer entries push them out)"
+        )
+    else:
+        print("it has no stored entries")
+    return 0
+
+
+def _list(path: Path) -> int:
+    config = _load(path)
+    with open_state(config.state) as db:
+        states = source_states(db) if db is not None else None
+    sys.stdout.write(render_list(config.sources, states, time.time()))
+    return 0
+
+
+def _import(path: Path, file: Path, dry_run: bool) -> int:
+    config = _load(path)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        print(f"syndicator: cannot read {file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        feeds = parse_opml(data)
+    except OpmlError as exc:
+        print(f"syndicator: {file}: {exc}", file=sys.stderr)
+        return 1
+    plan = plan_import(feeds, config.sources)
+    for feed, why in plan.skipped:
+        print(f"skipped {feed.title or feed.url} ({feed.url}): {why}")
+    for s in plan.add:
+        print(
+            f"{'would add' if dry_run else 'added'} {s.name}: {s.url}"
+            + (f"  [{s.category}]" if s.category else "")
+        )
+    if plan.add and not dry_run:
+        _edit_sources(path, lambda text: append_sources(text, plan.add))
+    verb = "would import" if dry_run else "imported"
+    print(
+        f"{verb} {len(plan.add)} of {len(feeds)} feeds from {file} into {path}; "
+        f"{len(plan.skipped)} skipped"
+    )
+    return 0
+
+
+def _export(path: Path, file: Path | None) -> int:
+    config = _load(path)
+    local = [s for s in config.sources if s.is_file]
+    remote = [s for s in config.sources if not s.is_file]
+    data = render_opml(remote, datetime.now(UTC))
+    note = sys.stdout if file else sys.stderr  # keep stdout pure OPML when it is the output
+    for s in local:
+        print(f"skipped {s.name}: a local file ({s.url}) other readers cannot fetch", file=note)
+    if file is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    write_atomic(file, data)
+    print(f"exported {len(remote)} sources to {file}")
+    return 0
+
+
+def _check(path: Path) -> int:
+    config = _load(path)
+    check_rules(config)
+    sys.stdout.write(render_check(config))
+    return 0
+
+
+def _show_status(path: Path) -> int:
+    config = _load(path)
+    with open_state(config.state) as db:
+        snap = read_snapshot(db, config.output_dir) if db is not None else None
+    sys.stdout.write(render_status(config, snap, time.time()))
+    return 0

@@ -61,6 +61,7 @@ class Source:
     drop_selectors: tuple[str, ...] = ()
     max_bytes: int | None = None
     timeout: float | None = None
+    category: str = ""  # "News/Germany": the folder in OPML import and export
 
     @property
     def is_file(self) -> bool:
@@ -288,7 +289,11 @@ def _server(raw: Mapping[str, Any], main: Mapping[str, Any]) -> ServerSettings |
 def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
     if not isinstance(item, Mapping):
         raise ConfigError(key, "expected a table ([[sources]])")
-    _known(item, key, {"name", "url", "interval", "drop", "drop_selectors", "max_bytes", "timeout"})
+    _known(
+        item,
+        key,
+        {"name", "url", "interval", "drop", "drop_selectors", "max_bytes", "timeout", "category"},
+    )
     name = _name(item, key)
     url = _require(item, key, "url", str).strip()
     scheme = urlsplit(url).scheme.lower()
@@ -318,6 +323,7 @@ def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
         if "max_bytes" in item
         else None,
         timeout=parse_duration(item["timeout"], f"{key}.timeout") if "timeout" in item else None,
+        category=_get(item, f"{key}.category", "category", str, "").strip().strip("/"),
     )
 
 

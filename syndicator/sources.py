@@ -1,0 +1,422 @@
+"""Managing the `[[sources]]` of config.toml: feed discovery, names, and comment-preserving edits.
+
+The config file is the user's, full of their comments and layout, so an edit changes only the
+lines of the table it adds or removes: the rest of the file stays byte-for-byte. Edits are done
+on the text (tomlkit renders the values) and then verified by parsing the result; if a file is
+too unusual for that, tomlkit's structural edit is the fallback. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import tomllib
+import unicodedata
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import tomlkit
+from bs4 import BeautifulSoup, Tag
+from tomlkit.items import AoT, Array
+
+from syndicator.config import _NAME, _RESERVED
+from syndicator.errors import FetchError, ParseError, SyndicatorError
+from syndicator.fetch import Limits, fetch, make_client
+from syndicator.model import Validators
+from syndicator.parse import parse_feed
+
+log = logging.getLogger(__name__)
+
+# MIME type → (kind shown to the user, preference rank; lower wins, equal ranks keep page order).
+_FEED_TYPES = {
+    "application/atom+xml": ("Atom", 0),
+    "application/rss+xml": ("RSS", 0),
+    "application/rdf+xml": ("RDF", 0),
+    "application/xml": ("XML", 1),
+    "text/xml": ("XML", 1),
+    "application/feed+json": ("JSON Feed", 2),
+    "application/json": ("JSON Feed", 2),
+}
+_SLUG_MAX = 40
+# feedparser reads no JSON Feed, so such links are listed but never chosen.
+READABLE = frozenset({"Atom", "RSS", "RDF", "XML"})
+
+
+class SourceEditError(SyndicatorError):
+    """The requested change to the sources cannot be made (duplicate, unknown name, ...)."""
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    url: str
+    kind: str  # "Atom", "RSS", "RDF", "XML", "JSON Feed"
+    title: str = ""
+
+    @property
+    def readable(self) -> bool:
+        return self.kind in READABLE
+
+
+@dataclass(frozen=True)
+class NewSource:
+    """A `[[sources]]` table to write; only the keys the user chose, so defaults stay defaults."""
+
+    name: str
+    url: str
+    interval: str = ""
+    category: str = ""
+
+    def table(self) -> dict[str, str]:
+        values = {"name": self.name, "url": self.url}
+        if self.interval:
+            values["interval"] = self.interval
+        if self.category:
+            values["category"] = self.category
+        return values
+
+
+# -- discovery (pure) ------------------------------------------------------------------------
+
+
+def discover_feeds(html: bytes | str, base_url: str) -> list[FeedLink]:
+    """The feeds a web page advertises with `<link rel="alternate" type=...>`, best first.
+
+    Relative hrefs resolve against `<base href>` or the page URL; duplicates are dropped.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bs4 warns about XHTML-looking pages; harmless here
+        soup = BeautifulSoup(html, "lxml")
+    base = base_url
+    base_tag = soup.find("base", href=True)
+    if isinstance(base_tag, Tag):
+        base = urljoin(base_url, str(base_tag.get("href") or "").strip())
+    found: list[tuple[int, int, FeedLink]] = []
+    seen: set[str] = set()
+    for tag in soup.find_all("link"):
+        rel = tag.get("rel") or []
+        rels = rel.split() if isinstance(rel, str) else list(rel)
+        if "alternate" not in {r.lower() for r in rels}:
+            continue
+        mime = str(tag.get("type") or "").split(";")[0].strip().lower()
+        if mime not in _FEED_TYPES:
+            continue
+        href = str(tag.get("href") or "").strip()
+        url = feed_scheme_to_http(urljoin(base, href)) if href else ""
+        if urlsplit(url).scheme not in ("http", "https") or url in seen:
+            continue
+        seen.add(url)
+        kind, rank = _FEED_TYPES[mime]
+        title = " ".join(str(tag.get("title") or "").split())
+        found.append((rank, len(found), FeedLink(url, kind, title)))
+    return [link for _, _, link in sorted(found, key=lambda f: (f[0], f[1]))]
+
+
+def feed_scheme_to_http(url: str) -> str:
+    """`feed://host/x` and `feed:https://host/x` are old browser conventions for http(s)."""
+    if url.lower().startswith("feed:"):
+        rest = url[5:]
+        return rest if rest.lower().startswith(("http://", "https://")) else "http:" + rest
+    return url
+
+
+def normalize_input_url(text: str) -> str:
+    """What a user types into a feed reader: `example.org/feed` means https://example.org/feed."""
+    url = feed_scheme_to_http(text.strip())
+    if "://" not in url and re.match(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d+)?(/|$)", url):
+        url = "https://" + url
+    return url
+
+
+def same_url_key(url: str) -> str:
+    """A comparison key under which two spellings of one feed URL are equal."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https"):
+        return url.strip()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if port is not None and port != {"http": 80, "https": 443}[parts.scheme.lower()]:
+        host = f"{host}:{port}"
+    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", parts.query, ""))
+
+
+# -- names -----------------------------------------------------------------------------------
+
+
+def slugify(text: str) -> str:
+    """A source name from a title: kept as it is when already valid (so OPML round-trips),
+    otherwise lower-case ASCII with dashes. Empty when nothing usable is left."""
+    text = text.strip()
+    if _NAME.match(text):
+        return text
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", ascii_text.lower())
+    slug = re.sub(r"-{2,}", "-", slug).strip("-._")
+    if len(slug) > _SLUG_MAX:  # a whole headline-like title makes an unwieldy name
+        cut = slug[: _SLUG_MAX + 1]
+        slug = cut[: cut.rfind("-")] if "-" in cut[8:] else slug[:_SLUG_MAX]
+    return slug.rstrip("-._")
+
+
+def name_from(title: str, url: str) -> str:
+    """The feed's title, else its host without `www.`/`feeds.`, else "feed"."""
+    host = (urlsplit(url).hostname or "").lower()
+    host = re.sub(r"^(www|feeds?|rss)\.", "", host)
+    return slugify(title) or slugify(host) or "feed"
+
+
+def unique_name(name: str, taken: Iterable[str]) -> str:
+    """`name`, or `name-2`, `name-3`, ... Case-insensitive, since names become file names."""
+    used = {t.lower() for t in taken} | _RESERVED
+    if name.lower() not in used:
+        return name
+    for n in range(2, 10_000):
+        suffix = f"-{n}"
+        candidate = name[: 64 - len(suffix)] + suffix
+        if candidate.lower() not in used:
+            return candidate
+    raise SourceEditError(f"no free name for {name!r}")
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise SourceEditError(
+            f"invalid name {name!r}: start with a letter or digit and use only letters, "
+            "digits, '.', '-', '_' (at most 64)"
+        )
+    if name.lower() in _RESERVED:
+        raise SourceEditError(f"the name {name!r} is reserved")
+    return name
+
+
+# -- finding the feed behind a URL (network) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FoundFeed:
+    url: str  # what goes into the config
+    title: str
+    page: str = ""  # the web page it was discovered on, when the URL was not a feed
+    links: tuple[FeedLink, ...] = ()  # everything that page advertised
+    rejected: tuple[tuple[str, str], ...] = ()  # (url, reason) of advertised links that failed
+
+
+async def find_feed(url: str, limits: Limits, user_agent: str = "") -> FoundFeed:
+    """The feed at `url`, or the first working feed the page at `url` advertises.
+
+    Raises FetchError/ParseError when `url` itself fails, SourceEditError when it is a page
+    without a usable feed link.
+    """
+    async with make_client(limits, user_agent) as client:
+        page = await fetch(client, url, Validators(), limits)
+        try:
+            feed = parse_feed(page.body, page.url, page.headers)
+        except ParseError:
+            pass
+        else:
+            return FoundFeed(url=url, title="" if feed.title == page.url else feed.title)
+        links = tuple(discover_feeds(page.body, page.url))
+        readable = [link for link in links if link.readable]
+        if not readable:
+            if links:
+                raise SourceEditError(
+                    f"{url}: not a feed, and the page advertises only feeds Syndicator cannot "
+                    f"read ({', '.join(f'{link.kind} {link.url}' for link in links)})"
+                )
+            raise SourceEditError(f"{url}: not a feed, and the page advertises none")
+        rejected: list[tuple[str, str]] = []
+        for link in readable:
+            try:
+                got = await fetch(client, link.url, Validators(), limits)
+                feed = parse_feed(got.body, got.url, got.headers)
+            except (FetchError, ParseError) as exc:
+                log.debug("advertised feed %s rejected: %s", link.url, exc)
+                rejected.append((link.url, str(exc)))
+                continue
+            title = "" if feed.title == got.url else feed.title
+            return FoundFeed(link.url, title or link.title, page.url, links, tuple(rejected))
+        reasons = "; ".join(f"{u}: {r}" for u, r in rejected)
+        raise SourceEditError(f"{url}: not a feed, and no feed it advertises works ({reasons})")
+
+
+# -- editing config.toml ---------------------------------------------------------------------
+
+_HEADER = re.compile(r"^[ \t]*\[(\[?)[ \t]*([^\[\]#]+?)[ \t]*\]\]?[ \t]*(?:#.*)?$")
+
+
+def _blank(line: str) -> bool:
+    return not line.strip()
+
+
+def _comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _source_spans(lines: Sequence[str]) -> list[tuple[int, int]]:
+    """(header line, last line) of each `[[sources]]` table. Comments right above the next
+    header, or after a blank line, belong to what follows; a commented-out key directly under
+    the table's keys belongs to the table."""
+    headers = [
+        (i, m.group(1) == "[", m.group(2).strip())
+        for i, line in enumerate(lines)
+        if (m := _HEADER.match(line.rstrip("\r\n")))
+    ]
+    spans = []
+    for k, (start, is_array, name) in enumerate(headers):
+        if not (is_array and name == "sources"):
+            continue
+        stop = headers[k + 1][0] if k + 1 < len(headers) else len(lines)
+        last = stop - 1
+        if k + 1 < len(headers):
+            while last > start and _comment(lines[last]):
+                last -= 1
+        end = start
+        for i in range(start + 1, last + 1):
+            if not _blank(lines[i]) and not _comment(lines[i]):
+                end = i
+        while end + 1 <= last and _comment(lines[end + 1]):
+            end += 1
+        spans.append((start, end))
+    return spans
+
+
+def _render(sources: Sequence[NewSource], newline: str) -> str:
+    blocks = []
+    for source in sources:
+        rows = ["[[sources]]"]
+        rows += [f"{k} = {tomlkit.item(v).as_string()}" for k, v in source.table().items()]
+        blocks.append(newline.join(rows) + newline)
+    return newline.join(blocks)
+
+
+def _newline(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    return "\r\n" if first.endswith("\r") and "\n" in text else "\n"
+
+
+def append_sources(text: str, sources: Sequence[NewSource]) -> str:
+    """config text with `sources` added after the last `[[sources]]` table (or at the end)."""
+    if not sources:
+        return text
+    expected = tomllib.loads(text)
+    expected.setdefault("sources", [])
+    expected["sources"] = [*expected["sources"], *(s.table() for s in sources)]
+    newline = _newline(text)
+    lines = text.splitlines(keepends=True)
+    spans = _source_spans(lines)
+    block = _render(sources, newline)
+    if spans:
+        end = spans[-1][1]
+        if not lines[end].endswith(("\n", "\r")):
+            lines[end] += newline
+        lines.insert(end + 1, newline + block)
+    else:
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += newline
+        lines.append((newline if lines and not _blank(lines[-1]) else "") + block)
+    result = "".join(lines)
+    if _parses_as(result, expected):
+        return result
+    log.debug("text edit of the config did not verify; using tomlkit's structural edit")
+    doc = tomlkit.parse(text)
+    current = doc.get("sources")
+    for source in sources:
+        if current is None:
+            current = tomlkit.aot()
+            doc.append("sources", current)
+        if isinstance(current, AoT):
+            current.append(_table(source))
+        elif isinstance(current, Array):
+            inline = tomlkit.inline_table()
+            inline.update(source.table())
+            current.append(inline)
+    result = tomlkit.dumps(doc)
+    if not _parses_as(result, expected):
+        raise SourceEditError("cannot add to the [[sources]] of this config file safely")
+    return result
+
+
+def _table(source: NewSource) -> Any:
+    table = tomlkit.table()
+    for key, value in source.table().items():
+        table.add(key, value)
+    return table
+
+
+def remove_source(text: str, name: str) -> str:
+    """config text without the `[[sources]]` table named `name`; comments outside it stay."""
+    expected = tomllib.loads(text)
+    sources = expected.get("sources")
+    if not isinstance(sources, list):
+        raise SourceEditError(f"no source named {name!r}")
+    index = next((i for i, s in enumerate(sources) if s.get("name") == name), None)
+    if index is None:
+        raise SourceEditError(f"no source named {name!r}")
+    del sources[index]
+    if not sources:
+        del expected["sources"]
+    lines = text.splitlines(keepends=True)
+    spans = _source_spans(lines)
+    if len(spans) == len(sources) + 1:
+        # Comments above the header stay: whether they describe this table or head a group
+        # cannot be told, and a lost comment cannot be recovered.
+        start, end = spans[index]
+        before_open = start == 0 or _blank(lines[start - 1])
+        if before_open and end + 1 < len(lines) and _blank(lines[end + 1]):
+            end += 1
+        result = "".join(lines[:start] + lines[end + 1 :])
+        if _parses_as(result, expected):
+            return result
+    log.debug("text edit of the config did not verify; using tomlkit's structural edit")
+    doc = tomlkit.parse(text)
+    current = doc["sources"]
+    if isinstance(current, AoT | Array):
+        del current[index]
+        if not len(current):
+            del doc["sources"]
+    result = tomlkit.dumps(doc)
+    if not _parses_as(result, expected):
+        raise SourceEditError("cannot remove from the [[sources]] of this config file safely")
+    return result
+
+
+def _parses_as(text: str, expected: Mapping[str, Any]) -> bool:
+    try:
+        return tomllib.loads(text) == expected
+    except tomllib.TOMLDecodeError:
+        return False
+
+
+def write_config_text(path: Path, original: str, text: str) -> None:
+    """Replace the config atomically, keeping its mode and following a symlink to the real
+    file; refuses if someone changed the file since it was read, rather than lose their edit."""
+    target = path.resolve()
+    try:
+        current = read_config_text(target)
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        current, mode = "", 0o644
+    if current != original:
+        raise SourceEditError(f"{path} changed while it was being edited; nothing written")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_config_text(path: Path) -> str:
+    """The file as it is on disk (no newline translation, so CRLF files stay CRLF)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return f.read()
