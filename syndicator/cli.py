@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from syndicator import __version__
 from syndicator.clean import clean_entry, load_rules
@@ -225,14 +226,42 @@ def _run(path: Path, once: bool) -> int:
     config = _load(path)
     store = SQLiteStore(config.state)
     try:
-        pipeline = Pipeline(config, store)
         if once:
+            # On a terminal, one progress line instead of a log line per source.
+            bar = ProgressBar(sys.stderr) if sys.stdout.isatty() and sys.stderr.isatty() else None
+            if bar is not None:
+                logging.getLogger("syndicator.pipeline").setLevel(logging.WARNING)
+            pipeline = Pipeline(config, store, progress=bar)
             report = pipeline.run_cycle(once=True)
+            if bar is not None:
+                bar.done()
             _summary(config, report)
             return 0
-        return _daemon(path, pipeline)
+        return _daemon(path, Pipeline(config, store))
     finally:
         store.close()
+
+
+class ProgressBar:
+    """`[#####-----] 120/200 sources` redrawn in place; cheap enough to call per source."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = self.WIDTH * done // max(total, 1)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self._stream.write(f"\r[{bar}] {done}/{total} sources")
+        self._stream.flush()
+        self._shown = True
+
+    def done(self) -> None:
+        if self._shown:
+            self._stream.write("\n")
+            self._stream.flush()
 
 
 def _reclean(path: Path) -> int:

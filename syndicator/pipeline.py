@@ -77,11 +77,14 @@ class Pipeline:
         senders: list[Sender] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.rng = rng or random.Random()
+        self.progress = progress  # called with (sources done, sources to poll) as polls finish
+        self._to_poll = 0
         self.matcher: Matcher = compile_topics(config.topics)  # QueryError names the topic
         self.senders = senders if senders is not None else [make_sender(a) for a in config.alerts]
         self._rules: dict[str, RuleSet] = {}
@@ -110,6 +113,7 @@ class Pipeline:
                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(until)),
             )
         report.held = len(held)
+        self._to_poll = len(to_poll)
         if to_poll:
             asyncio.run(self._poll_all(to_poll, states, report))
         self.publish(report)
@@ -183,6 +187,8 @@ class Pipeline:
     ) -> None:
         now = self.clock()
         report.polled += 1
+        if self.progress is not None:
+            self.progress(report.polled, self._to_poll)
         if isinstance(result, FetchError):
             self._failed(
                 source, state, now, result.reason, result.status, result.retry_after, report

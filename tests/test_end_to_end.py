@@ -160,3 +160,42 @@ def test_missing_config_is_reported(tmp_path: Path) -> None:
     result = run_cli("run", "--once", "--config", str(tmp_path / "nope.toml"))
     assert result.returncode == 2
     assert "not found" in result.stderr
+
+
+def test_progress_bar_on_a_terminal_and_log_lines_otherwise(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from tests.conftest import syndicator_command
+
+    urls = [feed_server.serve_file(f"/{i}", DATA / "sample-news.rss") for i in range(3)]
+    sources = "".join(f'[[sources]]\nname = "s{i}"\nurl = "{url}"\n' for i, url in enumerate(urls))
+    config = write_config(tmp_path, sources)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*syndicator_command(), "run", "--once", "--config", str(config)],
+        stdout=slave,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    screen = b"".join(chunks).decode()
+    assert "] 3/3 sources" in screen and "[####" in screen
+    assert "status=200" not in screen  # no log line per source on a terminal
+    piped = run_cli("run", "--once", "--config", str(config))
+    assert "[#" not in piped.stderr
+    assert "source=s0 not modified" in piped.stderr  # plain log lines when not a terminal
