@@ -19,7 +19,8 @@ from lxml import etree
 
 from syndicator.config import Config, ConsoleAlert, EmailAlert, Source
 from syndicator.errors import ConfigError, StoreError
-from syndicator.model import SourceState, Validators
+from syndicator.model import SourceState
+from syndicator.store import read_source_states
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +50,7 @@ def open_state(path: Path) -> Iterator[sqlite3.Connection | None]:
 
 
 def source_states(db: sqlite3.Connection) -> dict[str, SourceState]:
-    rows = db.execute(
-        "SELECT s.name, etag, last_modified, last_status, last_error, last_attempt, "
-        "last_success, next_poll, failures, "
-        "(SELECT count(*) FROM entries e WHERE e.source = s.name) FROM sources s"
-    )
-    return {
-        r[0]: SourceState(
-            name=r[0],
-            validators=Validators(etag=r[1], last_modified=r[2]),
-            last_status=r[3],
-            last_error=r[4],
-            last_attempt=r[5],
-            last_success=r[6],
-            next_poll=r[7],
-            failures=r[8],
-            entries=r[9],
-        )
-        for r in rows
-    }
+    return read_source_states(db)
 
 
 def entry_counts(db: sqlite3.Connection) -> dict[str, int]:

@@ -119,6 +119,30 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def read_source_states(db: sqlite3.Connection) -> dict[str, SourceState]:
+    """Every source's stored state; also used on read-only connections (`syndicator status`)."""
+    rows = db.execute(
+        "SELECT s.name, etag, last_modified, last_status, last_error, last_attempt, "
+        "last_success, next_poll, failures, "
+        "(SELECT count(*) FROM entries e WHERE e.source = s.name), unhealthy FROM sources s"
+    )
+    return {
+        r[0]: SourceState(
+            name=r[0],
+            validators=Validators(etag=r[1], last_modified=r[2]),
+            last_status=r[3],
+            last_error=r[4],
+            last_attempt=r[5],
+            last_success=r[6],
+            next_poll=r[7],
+            failures=r[8],
+            entries=r[9],
+            unhealthy=bool(r[10]),
+        )
+        for r in rows
+    }
+
+
 def entry_uid(source: str, key: str) -> str:
     """An Atom id that is a valid IRI and stable for the entry, whatever its guid looks like."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"syndicator:{source}\n{key}").urn
@@ -167,26 +191,7 @@ class SQLiteStore:
     # -- sources ---------------------------------------------------------------------------
 
     def source_states(self) -> dict[str, SourceState]:
-        rows = self._db.execute(
-            "SELECT s.name, etag, last_modified, last_status, last_error, last_attempt, "
-            "last_success, next_poll, failures, "
-            "(SELECT count(*) FROM entries e WHERE e.source = s.name), unhealthy FROM sources s"
-        )
-        return {
-            r[0]: SourceState(
-                name=r[0],
-                validators=Validators(etag=r[1], last_modified=r[2]),
-                last_status=r[3],
-                last_error=r[4],
-                last_attempt=r[5],
-                last_success=r[6],
-                next_poll=r[7],
-                failures=r[8],
-                entries=r[9],
-                unhealthy=bool(r[10]),
-            )
-            for r in rows
-        }
+        return read_source_states(self._db)
 
     def save_state(
         self, state: SourceState, notices: Sequence[tuple[str, str, str]] = (), now: float = 0.0

@@ -11,6 +11,7 @@ import pytest
 from syndicator.cli import main
 from syndicator.model import SourceState
 from syndicator.status import ago, health, open_state, render_list, source_states
+from syndicator.store import SQLiteStore
 from tests.conftest import DATA, FeedServer, Route, run_cli, write_config
 
 COMMANDS = ["add", "remove", "list", "import", "export", "check", "status"]
@@ -165,15 +166,11 @@ def test_open_state_is_read_only_and_does_not_create(tmp_path: Path) -> None:
     with open_state(path) as db:
         assert db is None
     assert not path.exists()
-    sqlite3.connect(path).executescript(
-        "CREATE TABLE sources (name TEXT, etag TEXT, last_modified TEXT, last_status INT, "
-        "last_error TEXT, last_attempt REAL, last_success REAL, next_poll REAL, failures INT);"
-        "CREATE TABLE entries (source TEXT);"
-    )
+    SQLiteStore(path).close()  # the real schema, as the daemon leaves it
     with open_state(path) as db:
         assert db is not None and source_states(db) == {}
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            db.execute("INSERT INTO entries VALUES ('x')")
+            db.execute("INSERT INTO sources (name) VALUES ('x')")
 
 
 def test_health_and_durations() -> None:
