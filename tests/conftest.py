@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -36,6 +36,13 @@ class Route:
     conditional: bool = True  # answer 304 to a matching If-None-Match / If-Modified-Since
     gzip: bool = False
     stall: bool = False  # send headers and a few bytes, then hang until the server closes
+    # stream: no Content-Length (the close ends the body), headers with an empty value left out,
+    # the body written `repeat` times, `trickle` seconds apart; `sent` counts the bytes written.
+    stream: bool = False
+    repeat: int = 1
+    trickle: float = 0.0
+    sent: int = 0
+    finished: threading.Event = field(default_factory=threading.Event)  # set when it stops
 
 
 @dataclass
@@ -92,7 +99,28 @@ class FeedServer:
                     self.wfile.flush()
                     owner.closing.wait(60)
                     return
+                if route.stream:
+                    self._stream(route, body, {"Content-Type": route.content_type, **extra})
+                    return
                 self._reply(route.status, body, {"Content-Type": route.content_type, **extra})
+
+            def _stream(self, route: Route, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(route.status)
+                for k, v in headers.items():
+                    if v:
+                        self.send_header(k, v)
+                self.end_headers()
+                try:
+                    for _ in range(route.repeat):
+                        if route.trickle and owner.closing.wait(route.trickle):
+                            return
+                        self.wfile.write(body)
+                        self.wfile.flush()
+                        route.sent += len(body)
+                except OSError:  # the client stopped reading: what the test wants to see
+                    return
+                finally:
+                    route.finished.set()
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -201,3 +229,14 @@ def write_config(directory: Path, body: str) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def wait_until(check: Callable[[], bool], proc: subprocess.Popen[str], limit: float = 60) -> None:
+    """Poll a condition until it holds (bounded; fails at once if the process died)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition never became true")

@@ -10,22 +10,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import DATA, FeedServer, Route, free_port, syndicator_command, write_config
-
-
-def wait_for_feed(url: str, proc: subprocess.Popen[str], limit: float = 60) -> httpx.Response:
-    """Poll until the daemon has published (bounded; fails fast if the daemon died)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1]
-        try:
-            response = httpx.get(url, timeout=2)
-            if response.status_code == 200:
-                return response
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never served")
+from tests.conftest import (
+    DATA,
+    FeedServer,
+    Route,
+    free_port,
+    syndicator_command,
+    wait_until,
+    write_config,
+)
 
 
 def test_daemon_serves_feeds_with_304_and_stops_on_sigterm(
@@ -56,7 +49,9 @@ type = "console"
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        feed = wait_for_feed(f"{base}/nato.atom", proc)
+        wait_until(lambda: (tmp_path / "feeds" / "nato.atom").exists(), proc)
+        feed = httpx.get(f"{base}/nato.atom")
+        assert feed.status_code == 200
         assert feed.headers["Content-Type"].startswith("application/atom+xml")
         assert "NATO und Japan planen" in feed.text
         again = httpx.get(f"{base}/nato.atom", headers={"If-None-Match": feed.headers["ETag"]})

@@ -7,8 +7,6 @@ import itertools
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,6 +21,7 @@ from tests.conftest import (
     free_port,
     run_cli,
     syndicator_command,
+    wait_until,
     write_config,
 )
 
@@ -173,16 +172,6 @@ url = "{feed_server.base}/fine"
         rows = dict(db.execute("SELECT name, next_poll - last_attempt FROM sources"))
     assert rows["busy"] >= 3600 * 0.9  # Retry-After beats the 15 min interval
     assert 900 * 0.9 <= rows["broken"] <= 900 * 1.1  # first failure: one interval
-
-
-def wait_until(check: Callable[[], bool], proc: subprocess.Popen[str], limit: float = 60) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition never became true")
 
 
 def test_daemon_survives_smtp_outage_and_picks_up_new_topic_on_sighup(
