@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -232,7 +233,10 @@ def _run(path: Path, once: bool) -> int:
             if bar is not None:
                 logging.getLogger("syndicator.pipeline").setLevel(logging.WARNING)
             pipeline = Pipeline(config, store, progress=bar)
-            report = pipeline.run_cycle(once=True)
+            try:
+                report = pipeline.run_cycle(once=True)
+            finally:
+                pipeline.close()
             if bar is not None:
                 bar.done()
             _summary(config, report)
@@ -318,11 +322,12 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
             if reload_requested.is_set():
                 reload_requested.clear()
                 try:
-                    previous = current.config
+                    previous = current
                     current = Pipeline(_load(path), current.store)
                     state["pipeline"] = current
+                    previous.close()
                     log.info("config reloaded from %s", path)
-                    if _rules_changed(previous, current.config):
+                    if _rules_changed(previous.config, current.config):
                         # New topics see stored stories too, and feeds follow new rules.
                         log.info(
                             "topics or cleaning rules changed: re-cleaned %d entries",
@@ -357,10 +362,13 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
     if server is not None:
         server.stop()
     if not idle.wait(SHUTDOWN_GRACE):
+        for child in multiprocessing.active_children():  # workers of the abandoned poll
+            child.kill()
         # Each source's poll is one transaction: abandoning it loses nothing, it is redone.
         log.warning("abandoning the poll in flight after %.0fs; it will be redone", SHUTDOWN_GRACE)
         logging.shutdown()
         os._exit(0)
+    state["pipeline"].close()
     log.info("stopped")
     return 0
 

@@ -7,6 +7,7 @@ daemon behaves the same whatever directory systemd or cron starts it from.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -111,6 +112,7 @@ class Config:
     interval: float
     max_entries: int
     unhealthy_after: int
+    workers: int
     fetch: FetchSettings
     server: ServerSettings | None
     drop: tuple[str, ...]
@@ -180,6 +182,9 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     max_entries = _get(main, "syndicator.max_entries", "max_entries", int, 100)
     if max_entries < 1:
         raise ConfigError("syndicator.max_entries", "must be at least 1")
+    workers = _get(main, "syndicator.workers", "workers", int, min(os.cpu_count() or 1, 4))
+    if workers < 1:
+        raise ConfigError("syndicator.workers", "must be at least 1")
     unhealthy_after = _get(main, "syndicator.unhealthy_after", "unhealthy_after", int, 5)
     if unhealthy_after < 1:
         raise ConfigError("syndicator.unhealthy_after", "must be at least 1")
@@ -206,6 +211,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         interval=interval,
         max_entries=max_entries,
         unhealthy_after=unhealthy_after,
+        workers=workers,
         fetch=fetch,
         server=server,
         drop=_strings(clean, "clean.drop", "drop"),

@@ -118,6 +118,7 @@ class NewEntry:
     digest: str
     clean: CleanEntry
     hits: tuple[TopicHit, ...]
+    fingerprint: int | None = None  # SimHash of the clean text, for near-duplicate stories
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -43,6 +44,85 @@ class CycleReport:
     alerts_sent: int = 0
     alerts_failed: int = 0
     feeds_written: list[str] = field(default_factory=list)
+
+
+POOL_THRESHOLD = 8  # fewer sources than this are analysed in-process: a pool costs a start-up
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What one fetched body yields; an error instead of an exception, to cross processes."""
+
+    entries: tuple[NewEntry, ...] = ()
+    alerts: tuple[tuple[str, int, tuple[str, ...]], ...] = ()  # (channel, entry index, topics)
+    total: int = 0
+    warning: str | None = None
+    error: str | None = None
+
+
+class Analyser:
+    """parse → what is new → clean → match, for one fetched body. Pure CPU work with no store or
+    network, so it runs in worker processes as well as in the pipeline's own thread."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.matcher: Matcher = compile_topics(config.topics)  # QueryError names the topic
+        self.rules: dict[str, RuleSet] = {}
+        for i, source in enumerate(config.sources):
+            try:
+                self.rules[source.name] = load_rules(
+                    drop=config.drop + source.drop,
+                    drop_selectors=config.drop_selectors + source.drop_selectors,
+                )
+            except ValueError as exc:
+                raise ConfigError(f"sources[{i}] (or clean)", f"bad cleaning rule: {exc}") from exc
+
+    def rules_for(self, source: str) -> RuleSet:
+        """A source's rules; the global ones for a source no longer in the config."""
+        found = self.rules.get(source)
+        if found is None:
+            found = load_rules(drop=self.config.drop, drop_selectors=self.config.drop_selectors)
+        return found
+
+    def analyse(
+        self,
+        source: str,
+        body: bytes,
+        url: str,
+        headers: dict[str, str],
+        known: dict[str, str],
+    ) -> Analysis:
+        try:
+            feed = parse_feed(body, url, headers)
+        except ParseError as exc:
+            return Analysis(error=exc.reason)
+        rules = self.rules_for(source)
+        entries: list[NewEntry] = []
+        alerts: list[tuple[str, int, tuple[str, ...]]] = []
+        for parsed, digest, _is_new in decide.new_or_changed(feed.entries, known):
+            clean = clean_entry(parsed, rules)
+            hits = self.matcher.match(clean.title, clean.text, source)
+            for channel in self.config.alerts:
+                topics = decide.alert_topics(hits, channel)
+                if topics:
+                    alerts.append((channel.name, len(entries), topics))
+            entries.append(
+                NewEntry(source, parsed, digest, clean, hits, decide.simhash(clean.text))
+            )
+        return Analysis(tuple(entries), tuple(alerts), len(feed.entries), feed.warning)
+
+
+_WORKER: Analyser | None = None
+
+
+def _init_worker(config: Config) -> None:
+    global _WORKER
+    _WORKER = Analyser(config)
+
+
+def _analyse_in_worker(job: tuple[str, bytes, str, dict[str, str], dict[str, str]]) -> Analysis:
+    assert _WORKER is not None, "worker process not initialised"
+    return _WORKER.analyse(*job)
 
 
 class _HostGate:
@@ -85,17 +165,10 @@ class Pipeline:
         self.rng = rng or random.Random()
         self.progress = progress  # called with (sources done, sources to poll) as polls finish
         self._to_poll = 0
-        self.matcher: Matcher = compile_topics(config.topics)  # QueryError names the topic
+        self.analyser = Analyser(config)  # raises ConfigError/QueryError for bad rules, queries
         self.senders = senders if senders is not None else [make_sender(a) for a in config.alerts]
-        self._rules: dict[str, RuleSet] = {}
-        for i, source in enumerate(config.sources):
-            try:
-                self._rules[source.name] = load_rules(
-                    drop=config.drop + source.drop,
-                    drop_selectors=config.drop_selectors + source.drop_selectors,
-                )
-            except ValueError as exc:
-                raise ConfigError(f"sources[{i}] (or clean)", f"bad cleaning rule: {exc}") from exc
+        self.workers = config.workers
+        self._process_pool: ProcessPoolExecutor | None = None
         self._dirty: set[str] = set()
 
     # -- one cycle -------------------------------------------------------------------------
@@ -133,9 +206,11 @@ class Pipeline:
         limit = asyncio.Semaphore(f.concurrency)  # requests in flight
         backlog = asyncio.Semaphore(2 * f.concurrency)  # bodies fetched, not yet processed
         hosts: dict[str, _HostGate] = {}
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="process")
         loop = asyncio.get_running_loop()
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        pool = self._pool() if len(sources) >= POOL_THRESHOLD else None
         client = make_client(self._limits(None), f.user_agent, connections=f.concurrency)
+        settled: list[tuple[SourceState, list[tuple[str, str, str]]]] = []
 
         async def one(source: Source) -> None:
             state = states.get(source.name) or SourceState(name=source.name)
@@ -150,15 +225,65 @@ class Pipeline:
                     backlog.release()
                     raise
             try:
-                await loop.run_in_executor(worker, self._process, source, state, result, report)
+                now = self.clock()
+                if isinstance(result, FetchError):
+                    settled.append(
+                        self._failed(
+                            source,
+                            state,
+                            now,
+                            result.reason,
+                            result.status,
+                            result.retry_after,
+                            report,
+                        )
+                    )
+                elif result.not_modified:
+                    # Nothing to parse: settled in one transaction with the others at the end.
+                    settled.append(self._not_modified(source, state, result, now, report))
+                else:
+                    known = await loop.run_in_executor(writer, self.store.all_digests, source.name)
+                    job = (source.name, result.body, result.url, result.headers, known)
+                    if pool is not None:
+                        analysis = await loop.run_in_executor(pool, _analyse_in_worker, job)
+                    else:
+                        analysis = await loop.run_in_executor(writer, self.analyser.analyse, *job)
+                    await loop.run_in_executor(
+                        writer, self._save, source, state, result, analysis, report
+                    )
             finally:
                 backlog.release()
+                report.polled += 1
+                if self.progress is not None:
+                    self.progress(report.polled, self._to_poll)
 
         try:
-            await asyncio.gather(*(one(s) for s in sources))
+            # Sources of one host side by side, so its kept-alive connections are reused.
+            ordered = sorted(sources, key=lambda s: urlsplit(s.url).netloc.lower())
+            await asyncio.gather(*(one(s) for s in ordered))
         finally:
             await client.aclose()
-            worker.shutdown(wait=True)
+            await loop.run_in_executor(writer, self.store.save_states, settled, self.clock())
+            writer.shutdown(wait=True)
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        """Worker processes for parse/clean/match, started once and kept for later cycles."""
+        if self.workers <= 1:
+            return None
+        if self._process_pool is None:
+            self._process_pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                # spawn, not fork: the daemon has threads (scheduler, server) a fork would copy
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.config,),
+            )
+        return self._process_pool
+
+    def close(self) -> None:
+        if self._process_pool is not None:
+            self._process_pool.shutdown(wait=True, cancel_futures=True)
+            self._process_pool = None
 
     def _limits(self, source: Source | None) -> Limits:
         f = self.config.fetch
@@ -180,57 +305,51 @@ class Pipeline:
         except FetchError as exc:
             return exc
 
-    # -- after the fetch: parse, decide, clean, match, store (worker thread) ----------------
+    # -- after the fetch ---------------------------------------------------------------------
 
-    def _process(
-        self, source: Source, state: SourceState, result: Fetched | FetchError, report: CycleReport
-    ) -> None:
-        now = self.clock()
-        report.polled += 1
-        if self.progress is not None:
-            self.progress(report.polled, self._to_poll)
-        if isinstance(result, FetchError):
-            self._failed(
-                source, state, now, result.reason, result.status, result.retry_after, report
-            )
-            return
+    def _not_modified(
+        self,
+        source: Source,
+        state: SourceState,
+        result: Fetched,
+        now: float,
+        report: CycleReport,
+    ) -> tuple[SourceState, list[tuple[str, str, str]]]:
+        report.not_modified += 1
         max_age = header_max_age(result.headers, now)
-        if result.not_modified:
-            report.not_modified += 1
-            new_state = schedule.after_success(state, source, now, self.rng, 304, max_age)
-            new_state, notices = self._health(source, state, new_state)
+        new_state = schedule.after_success(state, source, now, self.rng, 304, max_age)
+        log.info("source=%s not modified (304)", source.name)
+        return self._health(source, state, new_state)
+
+    def _save(
+        self,
+        source: Source,
+        state: SourceState,
+        result: Fetched,
+        analysis: Analysis,
+        report: CycleReport,
+    ) -> None:
+        """Store one analysed feed (store thread): entries, alerts and state together."""
+        now = self.clock()
+        if analysis.error is not None:
+            new_state, notices = self._failed(
+                source, state, now, analysis.error, result.status, None, report
+            )
             self.store.save_state(new_state, notices, now)
-            log.info("source=%s not modified (304)", source.name)
             return
-        try:
-            feed = parse_feed(result.body, result.url, result.headers)
-        except ParseError as exc:
-            self._failed(source, state, now, exc.reason, result.status, None, report)
-            return
-        if feed.warning:
-            log.warning("source=%s feed is malformed but usable: %s", source.name, feed.warning)
-        known = self.store.known_digests(source.name, [e.key for e in feed.entries])
-        rules = self._rules[source.name]
-        entries: list[NewEntry] = []
-        alerts: list[tuple[str, int, tuple[str, ...]]] = []
-        for parsed, digest, _is_new in decide.new_or_changed(feed.entries, known):
-            clean = clean_entry(parsed, rules)
-            hits = self.matcher.match(clean.title, clean.text, source.name)
-            for channel in self.config.alerts:
-                topics = decide.alert_topics(hits, channel)
-                if topics:
-                    alerts.append((channel.name, len(entries), topics))
-            entries.append(NewEntry(source.name, parsed, digest, clean, hits))
+        if analysis.warning:
+            log.warning("source=%s feed is malformed but usable: %s", source.name, analysis.warning)
         new_state = schedule.after_success(
             replace(state, validators=result.validators),
             source,
             now,
             self.rng,
             result.status,
-            max_age,
+            header_max_age(result.headers, now),
         )
         new_state, notices = self._health(source, state, new_state)
-        touched = self.store.save_poll(new_state, entries, alerts, now, notices)
+        entries = analysis.entries
+        touched = self.store.save_poll(new_state, entries, analysis.alerts, now, notices)
         if entries:
             self._dirty.add(ALL)
             self._dirty.update(h.topic for e in entries for h in e.hits)
@@ -240,9 +359,9 @@ class Pipeline:
             "source=%s status=%d entries=%d new_or_changed=%d alerts=%d",
             source.name,
             result.status,
-            len(feed.entries),
+            analysis.total,
             len(entries),
-            len(alerts),
+            len(analysis.alerts),
         )
 
     def _failed(
@@ -254,14 +373,13 @@ class Pipeline:
         status: int | None,
         retry_after: float | None,
         report: CycleReport,
-    ) -> None:
+    ) -> tuple[SourceState, list[tuple[str, str, str]]]:
         new_state = schedule.after_failure(
             state, source, now, self.rng, reason, status, retry_after
         )
-        new_state, notices = self._health(source, state, new_state)
-        self.store.save_state(new_state, notices, now)
         report.failed[source.name] = reason
         log.error("source=%s url=%s failed: %s", source.name, source.url, reason)
+        return self._health(source, state, new_state)
 
     def _health(
         self, source: Source, old: SourceState, new: SourceState
@@ -296,18 +414,15 @@ class Pipeline:
         """Re-apply the current rules and topics to every stored entry, then republish all
         feeds: output follows rule changes without waiting for sources to change."""
         updates = []
+        matcher = self.analyser.matcher
         for entry_id, source, parsed in self.store.raw_entries():
-            rules = self._rules.get(source) or self._default_rules()
-            clean = clean_entry(parsed, rules)
-            updates.append((entry_id, clean, self.matcher.match(clean.title, clean.text, source)))
+            clean = clean_entry(parsed, self.analyser.rules_for(source))
+            hits = matcher.match(clean.title, clean.text, source)
+            updates.append((entry_id, clean, hits, decide.simhash(clean.text)))
         self.store.update_cleaned(updates)
         self._dirty.update([ALL, *(t.name for t in self.config.topics)])
         self.publish()
         return len(updates)
-
-    def _default_rules(self) -> RuleSet:
-        """For entries of a source no longer in the config: the global rules only."""
-        return load_rules(drop=self.config.drop, drop_selectors=self.config.drop_selectors)
 
     # -- publish ---------------------------------------------------------------------------
 

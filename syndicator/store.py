@@ -94,6 +94,10 @@ class Store(Protocol):
 
     def source_states(self) -> dict[str, SourceState]: ...
     def known_digests(self, source: str, keys: Sequence[str]) -> dict[str, str]: ...
+    def all_digests(self, source: str) -> dict[str, str]: ...
+    def save_states(
+        self, states: Sequence[tuple[SourceState, Sequence[tuple[str, str, str]]]], now: float
+    ) -> None: ...
     def save_poll(
         self,
         state: SourceState,
@@ -108,7 +112,7 @@ class Store(Protocol):
     def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]: ...
     def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]: ...
     def update_cleaned(
-        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...]]]
+        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...], int | None]]
     ) -> None: ...
     def outbox_counts(self) -> tuple[int, int]: ...
     def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[Alert]: ...
@@ -234,6 +238,24 @@ class SQLiteStore:
 
     # -- entries ---------------------------------------------------------------------------
 
+    def all_digests(self, source: str) -> dict[str, str]:
+        """Every stored entry's digest for a source: what an analysis needs to skip the
+        unchanged entries before cleaning them."""
+        rows = self._db.execute("SELECT key, digest FROM entries WHERE source=?", (source,))
+        return dict(rows.fetchall())
+
+    def save_states(
+        self, states: Sequence[tuple[SourceState, Sequence[tuple[str, str, str]]]], now: float
+    ) -> None:
+        """Many sources' new states (and notices) in one transaction: 10,000 sources answering
+        304 cost one commit, not 10,000."""
+        if not states:
+            return
+        with self._transaction():
+            for state, notices in states:
+                self._put_state(state)
+                self._put_notices(notices, now)
+
     def known_digests(self, source: str, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for start in range(0, len(keys), 500):
@@ -289,7 +311,7 @@ class SQLiteStore:
         stamp = p.updated or p.published
         updated = stamp.timestamp() if stamp else now
         story = decide.story_link(c.link)
-        fingerprint = decide.simhash(c.text)
+        fingerprint = e.fingerprint
         bands = decide.simhash_bands(fingerprint) if fingerprint is not None else (None,) * 4
         row = self._db.execute(
             "INSERT INTO entries (source, key, digest, uid, title, link, author, raw_title, "
@@ -404,15 +426,28 @@ class SQLiteStore:
             yield entry_id, source, ParsedEntry(key, title, link, html, author)
 
     def update_cleaned(
-        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...]]]
+        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...], int | None]]
     ) -> None:
         """New cleaned text and topic hits for stored entries, in one transaction; no alerts,
         since these stories are not new."""
         with self._transaction():
-            for entry_id, clean, hits in updates:
+            for entry_id, clean, hits, fingerprint in updates:
+                bands = (
+                    decide.simhash_bands(fingerprint) if fingerprint is not None else (None,) * 4
+                )
                 self._db.execute(
-                    "UPDATE entries SET title=?, link=?, html=?, text=? WHERE id=?",
-                    (clean.title, clean.link, clean.html, clean.text, entry_id),
+                    "UPDATE entries SET title=?, link=?, html=?, text=?, story=?, simhash=?, "
+                    "band0=?, band1=?, band2=?, band3=? WHERE id=?",
+                    (
+                        clean.title,
+                        clean.link,
+                        clean.html,
+                        clean.text,
+                        decide.story_link(clean.link),
+                        fingerprint,
+                        *bands,
+                        entry_id,
+                    ),
                 )
                 self._put_hits(entry_id, hits)
 
