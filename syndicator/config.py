@@ -177,7 +177,19 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     base = path.parent
     _known(raw, "", {"syndicator", "server", "fetch", "clean", "sources", "topics", "alerts"})
     main = _table(raw, "syndicator")
-    _known(main, "syndicator", {"state", "output_dir", "interval", "max_entries", "base_url"})
+    _known(
+        main,
+        "syndicator",
+        {
+            "state",
+            "output_dir",
+            "interval",
+            "max_entries",
+            "base_url",
+            "unhealthy_after",
+            "workers",
+        },
+    )
     interval = parse_duration(main.get("interval", "15m"), "syndicator.interval")
     max_entries = _get(main, "syndicator.max_entries", "max_entries", int, 100)
     if max_entries < 1:

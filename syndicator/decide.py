@@ -62,20 +62,31 @@ def story_link(link: str) -> str | None:
     return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")
 
 
+# Bit-sliced counting: each word's 64 hash bits are spread into 64 lanes of one big integer,
+# so adding a word's weight to all 64 counters is one big-integer addition, not 64 steps.
+_LANE = 24  # bits per counter; texts are far below 2**23 words
+_LANE_MASK = (1 << _LANE) - 1
+_SPREAD = [sum(1 << (_LANE * i) for i in range(8) if value >> i & 1) for value in range(256)]
+
+
 def simhash(text: str) -> int | None:
     """A 64-bit fingerprint that changes by a few bits when a word or two of the text change
     (word counts, order ignored); None for texts too short to compare."""
     words = _WORD.findall(text.casefold())
     if len(words) < SIMHASH_MIN_WORDS:
         return None
-    weights = [0] * 64
+    lanes = 0
     for word, count in Counter(words).items():
-        h = int.from_bytes(
-            hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
-        )
-        for bit in range(64):
-            weights[bit] += count if h >> bit & 1 else -count
-    value = sum(1 << bit for bit in range(64) if weights[bit] > 0)
+        digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        spread = 0
+        for position, byte in enumerate(reversed(digest)):  # big-endian, as int.from_bytes
+            spread |= _SPREAD[byte] << (_LANE * 8 * position)
+        lanes += count * spread
+    total = len(words)
+    value = 0
+    for bit in range(64):
+        if (lanes >> (_LANE * bit) & _LANE_MASK) * 2 > total:  # set in more than half
+            value |= 1 << bit
     return value - (1 << 64) if value >= 1 << 63 else value  # fits SQLite's signed INTEGER
 
 
@@ -88,6 +99,12 @@ def simhash_bands(value: int) -> tuple[int, int, int, int]:
 
 def near_identical(a: int, b: int) -> bool:
     return ((a ^ b) & (1 << 64) - 1).bit_count() <= SIMHASH_MAX_DISTANCE
+
+
+def story_rank(text: str, source: str, key: str) -> tuple[int, str, str]:
+    """Which version of a story represents it: the most complete (longest text); ties go the
+    same way whatever order the sources were polled in."""
+    return (len(text), source, key)
 
 
 # -- source health ---------------------------------------------------------------------------

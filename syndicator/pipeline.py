@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -211,11 +212,14 @@ class Pipeline:
         pool = self._pool() if len(sources) >= POOL_THRESHOLD else None
         client = make_client(self._limits(None), f.user_agent, connections=f.concurrency)
         settled: list[tuple[SourceState, list[tuple[str, str, str]]]] = []
+        pool_broken: list[bool] = []
 
         async def one(source: Source) -> None:
             state = states.get(source.name) or SourceState(name=source.name)
             host = urlsplit(source.url).netloc.lower()
-            gate = hosts.setdefault(host, _HostGate(f.per_host, f.per_host_interval))
+            # Politeness is for servers; local files are read at once.
+            spacing = 0.0 if source.is_file else f.per_host_interval
+            gate = hosts.setdefault(host, _HostGate(f.per_host, spacing))
             async with gate:  # wait for the host first, so a busy host holds no global slot
                 await backlog.acquire()
                 try:
@@ -244,9 +248,16 @@ class Pipeline:
                 else:
                     known = await loop.run_in_executor(writer, self.store.all_digests, source.name)
                     job = (source.name, result.body, result.url, result.headers, known)
-                    if pool is not None:
-                        analysis = await loop.run_in_executor(pool, _analyse_in_worker, job)
-                    else:
+                    analysis = None
+                    if pool is not None and not pool_broken:
+                        try:
+                            analysis = await loop.run_in_executor(pool, _analyse_in_worker, job)
+                        except BrokenProcessPool:
+                            # A worker died (killed, out of memory): finish the cycle in-process.
+                            log.error("worker process died; analysing in-process from now on")
+                            pool_broken.append(True)
+                            self._discard_pool()
+                    if analysis is None:
                         analysis = await loop.run_in_executor(writer, self.analyser.analyse, *job)
                     await loop.run_in_executor(
                         writer, self._save, source, state, result, analysis, report
@@ -283,6 +294,11 @@ class Pipeline:
     def close(self) -> None:
         if self._process_pool is not None:
             self._process_pool.shutdown(wait=True, cancel_futures=True)
+            self._process_pool = None
+
+    def _discard_pool(self) -> None:
+        if self._process_pool is not None:
+            self._process_pool.shutdown(wait=False, cancel_futures=True)
             self._process_pool = None
 
     def _limits(self, source: Source | None) -> Limits:

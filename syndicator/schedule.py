@@ -7,12 +7,14 @@ rhythm instead of hitting every server at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from syndicator.config import Source
 from syndicator.model import SourceState
@@ -101,8 +103,10 @@ def next_wake(states: dict[str, SourceState], sources: Sequence[Source], now: fl
 class Daemon:
     """Runs `cycle` whenever a source is due, on APScheduler, until stop() is called.
 
-    `cycle` returns the time (epoch seconds) of its next wanted run; the scheduler's single job
-    is rescheduled to that time, so the daemon sleeps exactly until the next source is due.
+    `cycle` returns the time (epoch seconds) of its next wanted run, and a one-off job is added
+    for that time, so the daemon sleeps exactly until the next source is due. Each job has its
+    own id (a job rescheduling itself under its own id races with the scheduler removing it),
+    and a lock keeps two cycles from ever overlapping.
     """
 
     def __init__(self, cycle: Callable[[], float]) -> None:
@@ -111,54 +115,54 @@ class Daemon:
         self._cycle = cycle
         self._stopped = threading.Event()
         self._again = threading.Event()  # a wake-up asked for while a cycle was running
+        self._running = threading.Lock()
+        self._pending: Any = None  # the one job waiting to run, if any
         self._scheduler = BackgroundScheduler(timezone=UTC)
-        self._scheduler.add_job(
+
+    def _schedule(self, when: float) -> None:
+        from apscheduler.jobstores.base import JobLookupError
+
+        previous, self._pending = self._pending, None
+        if previous is not None:
+            with contextlib.suppress(JobLookupError):  # already running: the lock sorts it out
+                previous.remove()
+        self._pending = self._scheduler.add_job(
             self._run,
             "date",
-            run_date=datetime.now(UTC),
-            id="cycle",
-            max_instances=1,
+            run_date=datetime.fromtimestamp(when, UTC),
             misfire_grace_time=None,
-            coalesce=True,
         )
 
     def _run(self) -> None:
+        if not self._running.acquire(blocking=False):
+            self._again.set()  # the running cycle goes again as soon as it ends
+            return
         try:
-            wake = self._cycle()
-        except Exception:
-            log.exception("poll cycle failed; retrying in 60s")
-            wake = datetime.now(UTC).timestamp() + 60
+            self._pending = None
+            self._again.clear()
+            try:
+                wake = self._cycle()
+            except Exception:
+                log.exception("poll cycle failed; retrying in 60s")
+                wake = datetime.now(UTC).timestamp() + 60
+        finally:
+            self._running.release()
         if self._stopped.is_set():
             return
         if self._again.is_set():
-            self._again.clear()
             wake = datetime.now(UTC).timestamp()
-        self._scheduler.add_job(
-            self._run,
-            "date",
-            run_date=datetime.fromtimestamp(wake, UTC),
-            id="cycle",
-            replace_existing=True,
-            max_instances=1,
-            misfire_grace_time=None,
-            coalesce=True,
-        )
+        self._schedule(wake)
 
     def run_until_stopped(self) -> None:
         self._scheduler.start()
+        self._schedule(datetime.now(UTC).timestamp())
         self._stopped.wait()
         self._scheduler.shutdown(wait=False)
 
     def wake_now(self) -> None:
         """Run a cycle at once (after a config reload, say), or right after the running one."""
-        from apscheduler.jobstores.base import JobLookupError
-
         self._again.set()
-        try:
-            self._scheduler.modify_job("cycle", next_run_time=datetime.now(UTC))
-            self._again.clear()
-        except JobLookupError:
-            pass  # the cycle is running and will see `_again` when it ends
+        self._schedule(datetime.now(UTC).timestamp())
 
     def stop(self) -> None:
         self._stopped.set()

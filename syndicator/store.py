@@ -352,8 +352,8 @@ class SQLiteStore:
         other = self._same_story(entry_id, story, fingerprint, bands)
         if other is None:
             return entry_id, []
-        other_id, other_length = other
-        if len(c.text) > other_length:  # the new version is more complete: it represents the story
+        other_id, other_rank = other
+        if decide.story_rank(c.text, e.source, p.key) > other_rank:  # the new one represents it
             for (topic,) in self._db.execute(
                 "SELECT DISTINCT topic FROM hits WHERE entry_id IN "
                 "(SELECT id FROM entries WHERE id=? OR dup_of=?)",
@@ -373,25 +373,25 @@ class SQLiteStore:
         story: str | None,
         fingerprint: int | None,
         bands: tuple[int | None, ...],
-    ) -> tuple[int, int] | None:
-        """(id, text length) of the entry that represents the same story, if any."""
+    ) -> tuple[int, tuple[int, str, str]] | None:
+        """(id, rank) of the entry that represents the same story, if any."""
         if story is not None:
             row = self._db.execute(
-                "SELECT id, length(text) FROM entries WHERE story=? AND id<>? AND dup_of IS NULL "
-                "ORDER BY id LIMIT 1",
+                "SELECT id, length(text), source, key FROM entries WHERE story=? AND id<>? "
+                "AND dup_of IS NULL ORDER BY id LIMIT 1",
                 (story, entry_id),
             ).fetchone()
             if row:
-                return int(row[0]), int(row[1])
+                return int(row[0]), (int(row[1]), str(row[2]), str(row[3]))
         if fingerprint is None:
             return None
-        for other_id, other_hash, length in self._db.execute(
-            "SELECT id, simhash, length(text) FROM entries WHERE id<>? AND dup_of IS NULL AND "
-            "(band0=? OR band1=? OR band2=? OR band3=?) ORDER BY id",
+        for other_id, other_hash, length, source, key in self._db.execute(
+            "SELECT id, simhash, length(text), source, key FROM entries WHERE id<>? "
+            "AND dup_of IS NULL AND (band0=? OR band1=? OR band2=? OR band3=?) ORDER BY id",
             (entry_id, *bands),
         ):
             if other_hash is not None and decide.near_identical(fingerprint, int(other_hash)):
-                return int(other_id), int(length)
+                return int(other_id), (int(length), str(source), str(key))
         return None
 
     def _group(self, head: int, exclude: int) -> list[int]:

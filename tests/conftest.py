@@ -239,4 +239,6 @@ def wait_until(check: Callable[[], bool], proc: subprocess.Popen[str], limit: fl
         if check():
             return
         time.sleep(0.1)
-    raise AssertionError("condition never became true")
+    proc.kill()
+    out, err = proc.communicate()
+    raise AssertionError(f"condition never became true; the process said:\n{out}\n{err}")

@@ -128,3 +128,17 @@ def test_durations_and_sizes() -> None:
     for bad in ("0s", "-1m", "fast", True):
         with pytest.raises(ConfigError):
             parse_duration(bad, "k")
+
+
+def test_every_documented_syndicator_key_is_accepted(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            '[syndicator]\nstate = "s.db"\noutput_dir = "out"\ninterval = "5m"\n'
+            'max_entries = 50\nbase_url = "http://h/"\nunhealthy_after = 3\nworkers = 1\n'
+            '[fetch]\nper_host_interval = 0\n[server]\nwebsub_hub = "https://hub.example/"\n',
+        )
+    )
+    assert (config.unhealthy_after, config.workers, config.max_entries) == (3, 1, 50)
+    assert config.fetch.per_host_interval == 0
+    assert config.server is not None and config.server.websub_hub == "https://hub.example/"

@@ -4,6 +4,7 @@ Validator checks (asserted here with lxml)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -138,3 +139,28 @@ def test_write_atomic_replaces_and_leaves_identical_files_alone(tmp_path: Path) 
     assert write_atomic(target, b"two")
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["all.atom"]  # no temp files left
+
+
+def test_worker_processes_and_in_process_analysis_publish_the_same(tmp_path: Path) -> None:
+    sources = "".join(
+        f'[[sources]]\nname = "f{i}"\nurl = "{path}"\n'
+        for i, path in enumerate(sorted(REAL.iterdir()))
+    )
+    results = []
+    for workers in (1, 2):
+        directory = tmp_path / f"w{workers}"
+        directory.mkdir()
+        config = replace(
+            load_config(write_config(directory, sources)), workers=workers, max_entries=1000
+        )
+        store = SQLiteStore(config.state)
+        pipeline = Pipeline(config, store, senders=[])
+        pipeline.run_cycle(once=True)
+        assert (pipeline._process_pool is not None) == (workers == 2)
+        pipeline.close()
+        store.close()
+        root = etree.parse(str(directory / "feeds" / "all.atom")).getroot()
+        results.append(
+            {(e.findtext(f"{A}id"), e.findtext(f"{A}content")) for e in root.findall(f"{A}entry")}
+        )
+    assert results[0] == results[1] and len(results[0]) > 400
