@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import itertools
+import logging
 import os
 import socket
 import ssl
@@ -18,13 +20,15 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 import httpx
 
 from syndicator import __version__
 from syndicator.errors import FetchError
 from syndicator.model import Fetched, Validators
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = f"Syndicator/{__version__} (+https://github.com/syndicator; feed poller)"
 _CHUNK = 64 * 1024
@@ -59,7 +63,8 @@ def make_client(limits: Limits, user_agent: str = "", connections: int = 100) ->
 async def fetch(
     client: httpx.AsyncClient, url: str, validators: Validators, limits: Limits
 ) -> Fetched:
-    """GET url; 304 when the validators still hold. Raises FetchError with a one-line reason."""
+    """GET url; 304 when the validators still hold. Raises FetchError with a one-line reason,
+    and nothing else: one hostile server must not end the cycle for every other source."""
     headers: dict[str, str] = {}
     if validators.etag:
         headers["If-None-Match"] = validators.etag
@@ -68,20 +73,25 @@ async def fetch(
     try:
         async with asyncio.timeout(limits.timeout):
             return await _get(client, url, headers, validators, limits)
+    except FetchError as exc:
+        raise FetchError(url, _one_line(exc.reason), exc.status, exc.retry_after) from None
     except TimeoutError:
         raise FetchError(url, f"timed out after {limits.timeout:g}s (total deadline)") from None
-    except httpx.TooManyRedirects:
-        raise FetchError(url, f"too many redirects (more than {limits.max_redirects})") from None
     except httpx.TimeoutException as exc:
         raise FetchError(url, f"timed out ({type(exc).__name__})") from None
     except httpx.ConnectError as exc:
-        raise FetchError(url, _connect_reason(exc)) from None
+        raise FetchError(url, _one_line(_connect_reason(exc))) from None
     except httpx.UnsupportedProtocol as exc:
-        raise FetchError(url, f"unsupported URL: {exc}") from None
-    except httpx.HTTPError as exc:
-        raise FetchError(
-            url, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        ) from None
+        raise FetchError(url, _one_line(f"unsupported URL: {exc}")) from None
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as exc:
+        # InvalidURL and IDNA's ValueError come from URLs a server sent; none is an HTTPError.
+        raise FetchError(url, _one_line(f"{type(exc).__name__}: {exc}")) from None
+    except Exception as exc:  # a bug here must cost this source, not the whole cycle
+        log.exception("unexpected error fetching %s", url)
+        raise FetchError(url, _one_line(f"unexpected {type(exc).__name__}: {exc}")) from None
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 async def _get(
@@ -91,28 +101,82 @@ async def _get(
     validators: Validators,
     limits: Limits,
 ) -> Fetched:
-    async with client.stream("GET", url, headers=headers) as response:
-        final_url = str(response.url)
-        if response.status_code == 304:
-            return Fetched(final_url, 304, b"", dict(response.headers), validators)
-        if response.status_code >= 400 or response.status_code < 200:
-            raise FetchError(
-                url,
-                f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-                status=response.status_code,
-                retry_after=retry_after(response.headers.get("Retry-After"), time.time()),
-            )
-        body = await _read_capped(response, url, limits.max_bytes)
-        return Fetched(
-            url=final_url,
-            status=response.status_code,
-            body=body,
-            headers=dict(response.headers),
-            validators=Validators(
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-            ),
+    """Follow redirects here rather than in httpx, to tell a loop from a long chain and to
+    refuse a Location that is not an http(s) URL."""
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise FetchError(url, f"invalid URL: {exc}") from None
+    seen = {url}
+    current = url
+    for hops in itertools.count():
+        try:
+            async with client.stream(
+                "GET", current, headers=headers, follow_redirects=False
+            ) as response:
+                target = _redirect_target(response, url)
+                if target is None:
+                    return await _response(response, url, validators, limits)
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # httpx builds the next request from a Location even when not following it; the
+            # request URL itself was checked above, so this is the server's Location.
+            raise FetchError(url, f"redirect to an invalid URL: {exc}") from None
+        except httpx.RemoteProtocolError as exc:
+            if "location" in str(exc).lower():
+                raise FetchError(url, f"redirect to an invalid URL: {exc}") from None
+            raise
+        if target in seen:
+            raise FetchError(url, f"redirect loop: {current} redirects back to {target}")
+        if hops >= limits.max_redirects:
+            raise FetchError(url, f"too many redirects (more than {limits.max_redirects})")
+        seen.add(target)
+        current = target
+    raise AssertionError("unreachable")
+
+
+def _redirect_target(response: httpx.Response, url: str) -> str | None:
+    """The absolute URL a redirect points to; None for a response that is not a redirect."""
+    status = response.status_code
+    if status not in _REDIRECTS:
+        return None
+    location = response.headers.get("Location", "").strip()
+    if not location:
+        raise FetchError(url, f"HTTP {status} redirect without a Location", status=status)
+    try:
+        target = response.url.join(location)
+    except (httpx.InvalidURL, ValueError):
+        raise FetchError(url, f"HTTP {status} redirect to an invalid URL: {location}") from None
+    if target.scheme not in ("http", "https"):
+        raise FetchError(url, f"HTTP {status} redirect to a non-HTTP URL: {location}")
+    return str(target)
+
+
+async def _response(
+    response: httpx.Response, url: str, validators: Validators, limits: Limits
+) -> Fetched:
+    final_url = str(response.url)
+    status = response.status_code
+    if status == 304:
+        return Fetched(final_url, 304, b"", dict(response.headers), validators)
+    if not 200 <= status < 300:
+        phrase = "".join(c for c in response.reason_phrase if " " <= c <= "~")[:60]
+        raise FetchError(
+            url,
+            f"HTTP {status} {phrase}".strip(),
+            status=status,
+            retry_after=retry_after(response.headers.get("Retry-After"), time.time()),
         )
+    body = await _read_capped(response, url, limits.max_bytes)
+    return Fetched(
+        url=final_url,
+        status=status,
+        body=body,
+        headers=dict(response.headers),
+        validators=Validators(
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+        ),
+    )
 
 
 async def _read_capped(response: httpx.Response, url: str, cap: int) -> bytes:
@@ -134,6 +198,8 @@ async def _read_capped(response: httpx.Response, url: str, cap: int) -> bytes:
             parts.append(data)
         if decoder is not None:
             parts.append(decoder.flush())
+            if size + len(parts[-1]) > cap:
+                raise FetchError(url, f"body too large: more than {cap} bytes (cap)")
     except zlib.error as exc:
         raise FetchError(url, f"corrupt {encoding} body: {exc}") from None
     return b"".join(parts)
@@ -165,6 +231,12 @@ def retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+def _one_line(text: str, limit: int = 300) -> str:
+    """Reasons go to one log line and a status table, and may quote what a server sent."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _connect_reason(exc: httpx.ConnectError) -> str:
     """The root cause in words a user can act on; httpx wraps it two or three levels deep."""
     chain: list[BaseException] = []
@@ -192,13 +264,18 @@ def fetch_file(path: str, validators: Validators, limits: Limits) -> Fetched:
         fresh = Validators(etag=etag, last_modified=last_modified)
         if validators.etag == etag:
             return Fetched(path, 304, b"", {}, fresh)
+        if S_ISDIR(stat.st_mode):
+            raise FetchError(path, "is a directory, not a feed file")
+        if not S_ISREG(stat.st_mode):  # reading /dev/zero or a FIFO would never end
+            raise FetchError(path, "not a regular file")
         if stat.st_size > limits.max_bytes:
             raise FetchError(path, f"file too large: {stat.st_size} bytes (cap {limits.max_bytes})")
-        body = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            body = f.read(limits.max_bytes + 1)  # it may have grown since the stat
+        if len(body) > limits.max_bytes:
+            raise FetchError(path, f"file too large: more than {limits.max_bytes} bytes (cap)")
     except FileNotFoundError:
         raise FetchError(path, "file not found") from None
-    except IsADirectoryError:
-        raise FetchError(path, "is a directory, not a feed file") from None
     except OSError as exc:
         raise FetchError(path, f"cannot read file: {exc.strerror}") from None
     # No charset given: the document's own XML declaration (or BOM) decides.

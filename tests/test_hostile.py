@@ -1,0 +1,757 @@
+"""Hostile and broken sources, each against a real loopback server: every case is survived in
+bounded time and memory, reported in one line, and nothing from the hostile input reaches the
+output or the machine. The last test runs all of them together through the installed command."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import os
+import re
+import subprocess
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import lxml.html
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from syndicator.clean import clean_entry, load_rules
+from syndicator.errors import FetchError, ParseError
+from syndicator.fetch import Limits, fetch, fetch_file, make_client
+from syndicator.match import compile_topics
+from syndicator.model import Fetched, StoredEntry, Topic, Validators
+from syndicator.parse import ENTITY_REASON, parse_feed
+from syndicator.publish import render_feed
+from tests.conftest import (
+    DATA,
+    REAL,
+    FeedServer,
+    Route,
+    free_port,
+    run_cli,
+    syndicator_command,
+    write_config,
+)
+
+HOSTILE = DATA / "hostile"
+ATOM = "{http://www.w3.org/2005/Atom}"
+PASSWD = "root:x:0:0"
+MiB = 2**20
+LIMITS = Limits(timeout=5, connect_timeout=2)
+RULES = load_rules()
+MATCHER = compile_topics([Topic("harbour", "harbour OR ferry OR Größe")])
+# What an injection leaves behind in HTML a reader renders.
+DANGEROUS_TAGS = {
+    "script", "style", "iframe", "object", "embed", "base", "meta", "link", "form", "input",
+    "button", "svg", "math", "frame", "frameset", "applet", "textarea", "template", "noscript",
+    "area", "map", "video", "audio",
+}  # fmt: skip
+# A script URL where a browser would follow it. ("javascript:" elsewhere can be harmless: an
+# entity-encoded `&#106;avascript:` href is resolved by feedparser into an https URL's path.)
+BAD_URL = re.compile(r"""(?i)\b(?:href|src|action|data)\s*=\s*["']?\s*(?:java|vb)script:""")
+URL_ATTRIBUTES = {"href", "src", "cite", "longdesc", "background", "poster", "action", "data"}
+
+
+def get(url: str, limits: Limits = LIMITS) -> Fetched:
+    async def go() -> Fetched:
+        async with make_client(limits) as client:
+            return await fetch(client, url, Validators(), limits)
+
+    return asyncio.run(go())
+
+
+def fetch_failure(url: str, limits: Limits = LIMITS) -> FetchError:
+    with pytest.raises(FetchError) as info:
+        get(url, limits)
+    assert "\n" not in info.value.reason
+    return info.value
+
+
+def parse_failure(body: bytes, url: str = "https://hostile.example/feed") -> str:
+    with pytest.raises(ParseError) as info:
+        parse_feed(body, url, {"Content-Type": "application/rss+xml"})
+    assert "\n" not in info.value.reason
+    return info.value.reason
+
+
+def hostile(name: str) -> bytes:
+    return (HOSTILE / name).read_bytes()
+
+
+def scheme(url: str) -> str:
+    """The scheme a browser sees (tabs and newlines dropped, C0 and spaces stripped); "" for a
+    relative URL, which a "scheme" like "ht=ps:" makes."""
+    url = re.sub(r"[\t\n\r]", "", url).strip("".join(map(chr, range(33))))
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", url)
+    return match.group(1).lower() if match else ""
+
+
+def assert_safe_html(html: str) -> None:
+    """Nothing a browser would execute or that would redirect or re-base the reader."""
+    tags = " ".join(re.findall(r"<[^<>]*>", html)).lower()  # text may say anything
+    for needle in ("<script", "expression(", "http-equiv"):
+        assert needle not in tags, (needle, html)
+    assert not BAD_URL.search(tags), html
+    assert not re.search(r"\son[a-z]+\s*=", tags), html
+    if not html.strip():
+        return
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        assert el.tag not in DANGEROUS_TAGS, (el.tag, html)
+        for name, value in el.attrib.items():
+            assert not name.startswith("on") and name != "style", (name, html)
+            if name in URL_ATTRIBUTES:
+                assert scheme(value) in ("", "http", "https", "mailto"), (name, value)
+
+
+def publish(body: bytes, url: str, headers: dict[str, str] | None = None) -> bytes:
+    """parse → clean → match → render, as the pipeline does, minus the store."""
+    feed = parse_feed(body, url, headers)
+    now = datetime.now(UTC)
+    stored = []
+    for i, parsed in enumerate(feed.entries):
+        clean = clean_entry(parsed, RULES)
+        hits = MATCHER.match(clean.title, clean.text, "hostile")
+        stored.append(
+            StoredEntry(
+                id=i,
+                uid=f"urn:uuid:00000000-0000-4000-8000-{i:012d}",
+                source="hostile",
+                title=clean.title,
+                link=clean.link,
+                html=clean.html,
+                text=clean.text,
+                author=parsed.author,
+                published=parsed.published,
+                updated=parsed.updated or parsed.published or now,
+                hits=hits,
+            )
+        )
+    return render_feed("all", "all", stored, "http://127.0.0.1:8080/", now)
+
+
+def atom_entries(data: bytes) -> list[etree._Element]:
+    return etree.fromstring(data).findall(f"{ATOM}entry")
+
+
+# -- XML entities --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["xxe-file.rss", "xxe-oneline.rss", "xxe-parameter.rss"])
+def test_external_entity_is_refused_and_never_resolved(name: str) -> None:
+    assert PASSWD in Path("/etc/passwd").read_text(), "the test needs a readable /etc/passwd"
+    assert parse_failure(hostile(name)) == ENTITY_REASON
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-7", "cp037"])
+def test_external_entity_in_another_encoding_is_refused(encoding: str) -> None:
+    """The check reads the document as feedparser will decode it, not its raw bytes."""
+    text = hostile("xxe-file.rss").decode().replace('encoding="utf-8"', f'encoding="{encoding}"')
+    body = text.encode(encoding).replace(b"<!ENTITY", b"+ADw-!ENTITY")  # UTF-7's "<"
+    assert b"<!ENTITY" not in body
+    assert parse_failure(body) == ENTITY_REASON
+
+
+def test_remote_dtd_and_external_entities_are_never_fetched(feed_server: FeedServer) -> None:
+    feed_server.routes["/evil.dtd"] = Route(b'<!ENTITY remote SYSTEM "file:///etc/passwd">')
+    feed_server.routes["/evil-entity"] = Route(b"stolen " + PASSWD.encode())
+    dtd_feed = hostile("xxe-remote-dtd.rss").replace(b"@BASE@", feed_server.base.encode())
+    feed_server.routes["/dtd.rss"] = Route(dtd_feed)
+    entity_feed = hostile("xxe-file.rss").replace(
+        b"file:///etc/passwd", f"{feed_server.base}/evil-entity".encode()
+    )
+    feed_server.routes["/entity.rss"] = Route(entity_feed)
+
+    fetched = get(feed_server.base + "/dtd.rss")
+    data = publish(fetched.body, fetched.url, fetched.headers)  # a DTD alone is harmless
+    assert len(atom_entries(data)) == 1 and PASSWD.encode() not in data
+    fetched = get(feed_server.base + "/entity.rss")
+    with pytest.raises(ParseError, match=re.escape(ENTITY_REASON)):
+        parse_feed(fetched.body, fetched.url, fetched.headers)
+    assert not feed_server.requests_to("/evil.dtd")
+    assert not feed_server.requests_to("/evil-entity")
+
+
+def _measure(body: bytes) -> tuple[str, float, int]:
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        reason = parse_failure(body)
+    finally:
+        elapsed = time.monotonic() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return reason, elapsed, peak
+
+
+def test_billion_laughs_is_refused_fast_in_bounded_memory() -> None:
+    reason, elapsed, peak = _measure(hostile("billion-laughs.rss"))
+    assert reason == ENTITY_REASON
+    assert elapsed < 1 and peak < 10 * MiB
+
+
+def quadratic_blowup(size: int = 20_000, uses: int = 2_000) -> bytes:
+    """One long entity used many times: each use is legal, the sum is not. expat refuses it
+    (amplification limit), and feedparser's lenient fallback then expanded it without limit."""
+    refs = "&a;" * uses
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "{"x" * size}">\n]>\n'
+        f'<rss version="2.0"><channel><title>{refs}</title><item><title>{refs}</title>'
+        f"<description>{refs}</description></item></channel></rss>"
+    ).encode()
+
+
+def test_quadratic_entity_expansion_is_refused_fast_in_bounded_memory() -> None:
+    reason, elapsed, peak = _measure(quadratic_blowup())
+    assert reason == ENTITY_REASON
+    assert elapsed < 1 and peak < 10 * MiB
+
+
+# -- size, compression, slowness -----------------------------------------------------------
+
+
+def test_body_far_over_the_cap_stops_reading_at_the_cap(feed_server: FeedServer) -> None:
+    route = Route(b"<rss>" + b"x" * (MiB - 5), stream=True, repeat=64)  # 64 MiB, no length
+    feed_server.routes["/huge"] = route
+    err = fetch_failure(feed_server.base + "/huge", Limits())  # the default 10 MiB cap
+    assert err.reason == f"body too large: more than {10 * MiB} bytes (cap)"
+    assert route.finished.wait(10)
+    assert route.sent < 40 * MiB  # the client hung up near the cap, the server could not go on
+
+
+def test_gzip_bomb_is_capped_on_the_decompressed_size(feed_server: FeedServer) -> None:
+    bomb = gzip.compress(b"\0" * (64 * MiB), compresslevel=9)
+    assert len(bomb) < 100_000
+    feed_server.routes["/bomb"] = Route(bomb, headers={"Content-Encoding": "gzip"})
+    err = fetch_failure(feed_server.base + "/bomb", Limits())
+    assert err.reason == f"body too large: more than {10 * MiB} bytes (cap)"
+
+
+def test_trickling_body_ends_at_the_total_deadline(feed_server: FeedServer) -> None:
+    """A byte every 50 ms never trips a per-read timeout; only the total deadline ends it."""
+    route = Route(b"<", stream=True, repeat=100_000, trickle=0.05)
+    feed_server.routes["/trickle"] = route
+    started = time.monotonic()
+    err = fetch_failure(feed_server.base + "/trickle", Limits(timeout=1, connect_timeout=1))
+    assert err.reason == "timed out after 1s (total deadline)"
+    assert time.monotonic() - started < 3
+    assert route.sent > 5  # it was trickling, not stalled
+
+
+def test_file_source_that_never_ends_is_refused() -> None:
+    with pytest.raises(FetchError, match=r"^not a regular file$"):
+        fetch_file("/dev/zero", Validators(), Limits())
+
+
+# -- HTTP and network failures -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "route", "reason"),
+    [
+        ("/404", Route(b"no", status=404), "HTTP 404 Not Found"),
+        ("/410", Route(b"gone", status=410), "HTTP 410 Gone"),
+        ("/500", Route(b"oops", status=500), "HTTP 500 Internal Server Error"),
+        ("/300", Route(b"<rss/>", status=300), "HTTP 300 Multiple Choices"),
+        ("/302", Route(b"<rss/>", status=302), "HTTP 302 redirect without a Location"),
+        (
+            "/to-file",
+            Route(b"", status=302, headers={"Location": "file:///etc/passwd"}),
+            "HTTP 302 redirect to a non-HTTP URL: file:///etc/passwd",
+        ),
+        (
+            "/to-js",
+            Route(b"", status=301, headers={"Location": "javascript:alert(1)"}),
+            "redirect to an invalid URL: ",
+        ),
+        (
+            "/to-bad-idna",
+            Route(b"", status=302, headers={"Location": "http://xn--.invalid/"}),
+            "redirect to an invalid URL: ",
+        ),
+    ],
+)
+def test_http_failures_have_a_one_line_reason(
+    feed_server: FeedServer, path: str, route: Route, reason: str
+) -> None:
+    feed_server.routes[path] = route
+    assert fetch_failure(feed_server.base + path).reason.startswith(reason)
+
+
+def test_503_reports_retry_after(feed_server: FeedServer) -> None:
+    feed_server.routes["/busy"] = Route(b"", status=503, headers={"Retry-After": "120"})
+    err = fetch_failure(feed_server.base + "/busy")
+    assert err.reason == "HTTP 503 Service Unavailable" and err.retry_after == 120
+
+
+def test_connection_refused_dns_failure_and_tls_error(feed_server: FeedServer) -> None:
+    assert fetch_failure(f"http://127.0.0.1:{free_port()}/feed").reason == "connection refused"
+    dns = fetch_failure("http://feeds.syndicator-test.invalid/rss").reason
+    assert dns.startswith("DNS lookup failed")
+    tls = fetch_failure(feed_server.base.replace("http://", "https://") + "/feed").reason
+    assert tls.startswith("TLS error")
+
+
+def test_redirect_loop_and_too_many_redirects(feed_server: FeedServer) -> None:
+    feed_server.routes["/a"] = Route(b"", status=302, headers={"Location": "/b"})
+    feed_server.routes["/b"] = Route(b"", status=307, headers={"Location": "/a"})
+    err = fetch_failure(feed_server.base + "/a")
+    assert (
+        err.reason == f"redirect loop: {feed_server.base}/b redirects back to {feed_server.base}/a"
+    )
+    for i in range(10):
+        feed_server.routes[f"/hop{i}"] = Route(
+            b"", status=301, headers={"Location": f"/hop{i + 1}"}
+        )
+    assert fetch_failure(feed_server.base + "/hop0").reason == "too many redirects (more than 5)"
+    assert len(feed_server.requests_to("/hop6")) == 0  # stopped after five
+
+
+# -- not a feed ----------------------------------------------------------------------------
+
+
+def test_html_page_is_not_a_feed_and_names_the_feeds_it_advertises(
+    feed_server: FeedServer,
+) -> None:
+    feed_server.routes["/blog/"] = Route(hostile("html-page.html"), "text/html; charset=utf-8")
+    feed_server.routes["/parked"] = Route(hostile("html-page-no-feed.html"), "text/html")
+    page = get(feed_server.base + "/blog/")
+    with pytest.raises(ParseError) as info:
+        parse_feed(page.body, page.url, page.headers)
+    base = feed_server.base
+    assert info.value.reason == (
+        f"not a feed (the page advertises {base}/feed.xml, {base}/blog/comments/atom.xml)"
+    )
+    parked = get(feed_server.base + "/parked")
+    with pytest.raises(ParseError, match=r"^not a feed \(an HTML page that advertises no feed\)$"):
+        parse_feed(parked.body, parked.url, parked.headers)
+
+
+def test_a_base_href_decides_where_relative_feed_links_point() -> None:
+    page = b'<html><head><base href="https://cdn.example/site/"><link rel="alternate" '
+    page += b'type="application/atom+xml; charset=utf-8" href="atom.xml"></head></html>'
+    reason = parse_failure(page, "https://www.example/")
+    assert reason == "not a feed (the page advertises https://cdn.example/site/atom.xml)"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "not a feed (empty document)"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', "not a feed ("),
+        (bytes(range(256)) * 4, "not a feed ("),
+    ],
+)
+def test_other_non_feeds(body: bytes, reason: str) -> None:
+    assert parse_failure(body).startswith(reason)
+
+
+# -- encodings -----------------------------------------------------------------------------
+
+DASH = "\u2013"
+TEXT = f"Größe café {DASH} “quoted” €5"
+DECLARED_UTF8 = '<?xml version="1.0" encoding="utf-8"?>'
+
+
+def rss(description: bytes, declaration: str = DECLARED_UTF8) -> bytes:
+    guid = "enc-" + hashlib.sha1(description).hexdigest()[:12]
+    return (
+        declaration.encode() + b'<rss version="2.0"><channel><title>Encodings</title>'
+        b"<link>https://enc.example/</link><item><title>Harbour</title>"
+        b"<link>https://enc.example/" + guid.encode() + b"</link><guid>" + guid.encode() + b""
+        b"</guid><description>" + description + b"</description></item></channel></rss>"
+    )
+
+
+def _utf16(extra: str) -> bytes:
+    doc = rss((TEXT + extra).encode(), '<?xml version="1.0" encoding="utf-16"?>')
+    return doc.decode().encode("utf-16")
+
+
+# id, body (given extra ASCII text for the description), Content-Type ("": no header at all),
+# the description expected, whether a warning is expected
+ENCODING_CASES: list[tuple[str, Callable[[str], bytes], str, str, bool]] = [
+    ("utf8", lambda x: rss((TEXT + x).encode()), "application/rss+xml; charset=utf-8", TEXT,
+     False),
+    ("no-charset-no-declaration", lambda x: rss((TEXT + x).encode(), "<?xml version='1.0'?>"),
+     "", TEXT, False),
+    ("wrong-charset-latin1-label", lambda x: rss((TEXT + x).encode()),
+     "text/xml; charset=iso-8859-1", TEXT, True),
+    ("wrong-charset-utf8-label", lambda x: rss((TEXT + x).encode("cp1252")),
+     "application/xml; charset=utf-8", TEXT, True),
+    ("cp1252-undeclared", lambda x: rss((TEXT + x).encode("cp1252"), ""), "application/xml",
+     TEXT, True),
+    ("utf8-bom", lambda x: b"\xef\xbb\xbf" + rss((TEXT + x).encode()), "application/xml", TEXT,
+     False),
+    ("utf16-bom", _utf16, "application/xml", TEXT, False),
+    ("invalid-utf8-bytes",
+     lambda x: rss(b"Gr\xc3\xb6\xc3\x9fe \xff\xfe caf\xc3\xa9" + x.encode()),
+     "application/xml; charset=utf-8", "Größe ÿþ café", True),
+    ("mixed-encodings",
+     lambda x: rss("Größe ".encode() + "café".encode("cp1252") + f" {DASH} €5{x}".encode()),
+     "application/rss+xml", f"Größe café {DASH} €5", True),
+    ("control-characters",
+     lambda x: rss(b"Gr\xc3\xb6\xc3\x9fe\x00\x0b caf\xc3\xa9\x1b" + x.encode()),
+     "application/xml", "Größe café", True),
+    ("cp1251-declared",
+     lambda x: rss(f"Привет, мир{x}".encode("cp1251"),
+                   '<?xml version="1.0" encoding="windows-1251"?>'),
+     "application/xml; charset=utf-8", "Привет, мир", True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("make", "content_type", "expected", "warned"),
+    [case[1:] for case in ENCODING_CASES],
+    ids=[case[0] for case in ENCODING_CASES],
+)
+def test_encodings_are_decoded_sensibly(
+    feed_server: FeedServer,
+    make: Callable[[str], bytes],
+    content_type: str,
+    expected: str,
+    warned: bool,
+) -> None:
+    feed_server.routes["/enc"] = Route(make(""), content_type, stream=True)  # "": no header
+    fetched = get(feed_server.base + "/enc")
+    assert ("content-type" in fetched.headers) == bool(content_type)
+    feed = parse_feed(fetched.body, fetched.url, fetched.headers)
+    assert [e.html for e in feed.entries] == [expected]
+    assert bool(feed.warning) == warned, feed.warning
+
+
+def test_malformed_feed_that_still_has_entries_is_used_with_a_warning() -> None:
+    feed = parse_feed(hostile("bozo-usable.rss"), "https://bozo.example/feed")
+    assert [e.link for e in feed.entries] == [
+        "https://bozo.example/one",
+        "https://bozo.example/two",
+    ]
+    assert feed.warning and "undefined entity" in feed.warning
+
+
+# -- odd entries ---------------------------------------------------------------------------
+
+
+def odd_entries() -> bytes:
+    long_title = "Tide tables " + "and more tide tables " * 50_000  # ~1 MB
+    return hostile("entries-odd.rss").replace(b"@LONG_TITLE@", long_title.encode())
+
+
+def test_odd_entries_are_kept_deduplicated_and_bounded() -> None:
+    feed = parse_feed(odd_entries(), "https://odd.example/feed")
+    by_title = {e.title: e for e in feed.entries}
+    assert len(feed.entries) == 9  # ten items, one duplicate id
+    untitled = [e for e in feed.entries if not e.title and not e.link]
+    assert len(untitled) == 2 and untitled[0].key != untitled[1].key  # told apart by content
+    assert "Same id, second version that must not replace the first" not in by_title
+    assert all(e.published is None for e in feed.entries)  # future, 1900, unparseable, none
+    long = next(e for e in feed.entries if e.link == "https://odd.example/long")
+    assert long.title.startswith("Tide tables") and len(long.title) <= 500
+    assert "Emphasis and a link in a title" in by_title
+
+    data = publish(odd_entries(), "https://odd.example/feed")
+    titles = [e.findtext(f"{ATOM}title") or "" for e in atom_entries(data)]
+    assert len(titles) == 9 and all(t and len(t) <= 500 for t in titles)
+    assert "Emphasis and a link in a title" in titles  # markup in a title is plain text
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "kept"),
+    [
+        ("content-escape.rss", 15, ["Tram line extension approved.", "Ferry strike ends"]),
+        ("content-escape.atom", 3, ["shark tunnel", "Night buses run", "botanical garden"]),
+    ],
+)
+def test_injection_attempts_never_reach_the_output(name: str, count: int, kept: list[str]) -> None:
+    data = publish(hostile(name), "https://hostile.example/feed", {"Content-Type": "text/xml"})
+    entries = atom_entries(data)
+    assert len(entries) == count
+    raw = data.decode().lower()
+    for needle in ("<script", " onerror=", "http-equiv", "expression("):
+        assert needle not in raw
+    assert not BAD_URL.search(raw)
+    for entry in entries:
+        assert_safe_html(entry.findtext(f"{ATOM}content") or "")
+        for link in entry.findall(f"{ATOM}link"):
+            assert link.get("href", "").startswith(("http://", "https://"))
+    texts = " ".join(e.findtext(f"{ATOM}content") or "" for e in entries)
+    assert all(text in texts for text in kept)
+    titles = [e.findtext(f"{ATOM}title") for e in entries]
+    assert {"Bold title with markup", "XHTML title bold"} & set(titles)  # markup → plain text
+
+
+# -- budget: documents that would take minutes ---------------------------------------------
+
+
+def _items(count: int, body: str = "d") -> str:
+    return "".join(
+        f"<item><title>t{i}</title><guid>g{i}</guid><description>{body}</description></item>"
+        for i in range(count)
+    )
+
+
+def test_oversized_documents_are_cut_or_refused_in_seconds() -> None:
+    start = '<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>'
+    end = "</channel></rss>"
+    many = (start + _items(5000) + end).encode()
+    deep = (start + _items(3) + "<x>" * 20_000 + "</x>" * 20_000 + end).encode()
+    escaped = (start + _items(1, "&lt;div&gt;" * 400_000) + end).encode()
+    dense = (start + _items(2) + "<y/>" * 200_000 + _items(2) + end).encode()
+    started = time.monotonic()
+    feed = parse_feed(many, "https://big.example/")
+    assert len(feed.entries) == 1000 and feed.warning
+    assert "read only its first 1000 entries (more than 1000 entries)" in feed.warning
+    feed = parse_feed(deep, "https://big.example/")
+    assert len(feed.entries) == 3 and "nested deeper than 256" in (feed.warning or "")
+    assert parse_failure(escaped).startswith("feed too complex: more than 300000 HTML tags")
+    feed = parse_feed(dense, "https://big.example/")
+    assert len(feed.entries) == 2 and "more than 100000 XML elements" in (feed.warning or "")
+    assert time.monotonic() - started < 10
+    # the same cut for a document only feedparser's lenient parser reads
+    loose = (start + "&nbsp;" + _items(3000) + end).encode()
+    feed = parse_feed(loose, "https://big.example/")
+    assert len(feed.entries) == 1000 and "more than 1000 entries" in (feed.warning or "")
+
+
+# -- property-based ------------------------------------------------------------------------
+
+SNIPPETS = [
+    "<script>alert(1)</script>", '<img src=x onerror="alert(1)">', '<a href="javascript:x">a</a>',
+    '<base href="https://evil.example/">', '<meta http-equiv="refresh" content="0;url=x">',
+    '<p style="x:expression(alert(1))">s</p>', '<a href="data:text/html,x">d</a>', "&amp;",
+    "&nbsp;", "&#0;", "]]>", "<![CDATA[", "<!--", "\x00", "\ufffe", "\ud800", "é", "€",
+    '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>', "&e;", "<svg onload=alert(1)>",
+]  # fmt: skip
+
+
+@st.composite
+def feeds(draw: st.DrawFn) -> bytes:
+    pieces = st.one_of(st.text(max_size=40), st.sampled_from(SNIPPETS))
+    fragment = st.lists(pieces, max_size=6).map("".join)
+    items = []
+    for i in range(draw(st.integers(0, 4))):
+        title, body = draw(fragment), draw(fragment)
+        wrap = draw(st.sampled_from(["cdata", "escape", "raw"]))
+        if wrap == "cdata":
+            body = f"<![CDATA[{body}]]>"
+        elif wrap == "escape":
+            body = body.replace("&", "&amp;").replace("<", "&lt;")
+        items.append(
+            f"<item><title>{title}</title><link>https://p.example/{i}</link>"
+            f"<description>{body}</description></item>"
+        )
+    doc = f'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>{"".join(items)}'
+    data = (doc + "</channel></rss>").encode(
+        draw(st.sampled_from(["utf-8", "utf-16", "cp1252"])), errors="replace"
+    )
+    if draw(st.booleans()):  # a few random byte edits on top
+        buf = bytearray(data)
+        for _ in range(draw(st.integers(1, 5))):
+            buf[draw(st.integers(0, len(buf) - 1))] = draw(st.integers(0, 255))
+        data = bytes(buf)
+    return data
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(feeds())
+def test_any_document_publishes_valid_safe_xml_or_is_refused(body: bytes) -> None:
+    try:
+        data = publish(body, "https://p.example/feed", {"Content-Type": "application/rss+xml"})
+    except ParseError:
+        return
+    for entry in atom_entries(data):  # the XML parses, or this raises
+        assert_safe_html(entry.findtext(f"{ATOM}content") or "")
+    assert PASSWD.encode() not in data
+
+
+# -- all together, through the installed command ------------------------------------------
+
+HEALTHY = {
+    "heise": ("rss-parser-heise.atom", "application/atom+xml"),
+    "guardian": ("rss-parser-guardian.rss", "application/rss+xml; charset=utf-8"),
+    "rdf": ("miniflux-rdf_UTF8.xml", "application/rdf+xml"),
+}
+
+
+def _setup_everything(server: FeedServer) -> tuple[str, dict[str, str], set[str]]:
+    """Routes for every hostile case; returns the config's sources, the failing sources'
+    expected reasons (a prefix), and the sources whose entries must be published."""
+    base = server.base
+    R = server.routes
+    for name, (file, kind) in HEALTHY.items():
+        R[f"/{name}"] = Route((REAL / file).read_bytes(), kind)
+    for name in ("xxe-file.rss", "xxe-oneline.rss", "xxe-parameter.rss", "billion-laughs.rss"):
+        R[f"/{name}"] = Route(hostile(name))
+    utf16 = hostile("xxe-file.rss").decode().replace('"utf-8"', '"utf-16"').encode("utf-16")
+    R["/xxe-utf16"] = Route(utf16, "application/xml")
+    R["/xxe-remote"] = Route(
+        hostile("xxe-file.rss").replace(b"file:///etc/passwd", f"{base}/evil-entity".encode())
+    )
+    R["/evil-entity"] = Route(PASSWD.encode())
+    R["/evil.dtd"] = Route(b'<!ENTITY remote SYSTEM "file:///etc/passwd">')
+    R["/remote-dtd"] = Route(hostile("xxe-remote-dtd.rss").replace(b"@BASE@", base.encode()))
+    R["/quadratic"] = Route(quadratic_blowup())
+    R["/huge"] = Route(b"<rss>" + b"x" * (MiB - 5), stream=True, repeat=64)
+    R["/bomb"] = Route(gzip.compress(b"\0" * (64 * MiB)), headers={"Content-Encoding": "gzip"})
+    R["/stall"] = Route(b"<rss>" * 100, stall=True)
+    R["/trickle"] = Route(b"<", stream=True, repeat=1_000_000, trickle=0.05)
+    R["/404"] = Route(b"no", status=404)
+    R["/410"] = Route(b"gone", status=410)
+    R["/500"] = Route(b"oops", status=500)
+    R["/503"] = Route(b"", status=503, headers={"Retry-After": "3600"})
+    R["/loop-a"] = Route(b"", status=302, headers={"Location": "/loop-b"})
+    R["/loop-b"] = Route(b"", status=302, headers={"Location": "/loop-a"})
+    for i in range(8):
+        R[f"/hop{i}"] = Route(b"", status=301, headers={"Location": f"/hop{i + 1}"})
+    R["/to-js"] = Route(b"", status=302, headers={"Location": "javascript:alert(1)"})
+    R["/blog/"] = Route(hostile("html-page.html"), "text/html; charset=utf-8")
+    R["/parked"] = Route(hostile("html-page-no-feed.html"), "text/html")
+    R["/bozo"] = Route(hostile("bozo-usable.rss"))
+    R["/odd"] = Route(odd_entries())
+    R["/escape"] = Route(hostile("content-escape.rss"))
+    R["/escape-atom"] = Route(hostile("content-escape.atom"), "application/atom+xml")
+    nest = "<x>" * 300 + "</x>" * 300
+    R["/deep"] = Route(rss(nest.encode()))
+    for i, (case, make, kind, _expected, _warned) in enumerate(ENCODING_CASES):
+        # a different story per source, or the store would publish them as one
+        words = " ".join(hashlib.sha1(f"{i}/{j}".encode()).hexdigest()[:7] for j in range(20))
+        R[f"/enc-{case}"] = Route(make(f" story {i} about the {case} harbour ferry {words}"), kind)
+
+    failing = {
+        "xxe-file": ("/xxe-file.rss", ENTITY_REASON),
+        "xxe-oneline": ("/xxe-oneline.rss", ENTITY_REASON),
+        "xxe-parameter": ("/xxe-parameter.rss", ENTITY_REASON),
+        "xxe-utf16": ("/xxe-utf16", ENTITY_REASON),
+        "xxe-remote-entity": ("/xxe-remote", ENTITY_REASON),
+        "billion-laughs": ("/billion-laughs.rss", ENTITY_REASON),
+        "quadratic-blowup": ("/quadratic", ENTITY_REASON),
+        "huge-64mib": ("/huge", f"body too large: more than {10 * MiB} bytes (cap)"),
+        "gzip-bomb": ("/bomb", f"body too large: more than {10 * MiB} bytes (cap)"),
+        "capped": ("/guardian", "body too large: 151464 bytes (cap 100000)"),
+        "stall": ("/stall", "timed out after 2s (total deadline)"),
+        "trickle": ("/trickle", "timed out after 2s (total deadline)"),
+        "http-404": ("/404", "HTTP 404 Not Found"),
+        "http-410": ("/410", "HTTP 410 Gone"),
+        "http-500": ("/500", "HTTP 500 Internal Server Error"),
+        "http-503": ("/503", "HTTP 503 Service Unavailable"),
+        "redirect-loop": ("/loop-a", f"redirect loop: {base}/loop-b redirects back to"),
+        "redirect-chain": ("/hop0", "too many redirects (more than 5)"),
+        "redirect-js": ("/to-js", "redirect to an invalid URL: "),
+        "html-page": ("/blog/", f"not a feed (the page advertises {base}/feed.xml, "),
+        "html-parked": ("/parked", "not a feed (an HTML page that advertises no feed)"),
+        "deep-nesting": ("/deep", "feed too complex: XML nested deeper than 256 levels"),
+        "refused": (f"http://127.0.0.1:{free_port()}/feed", "connection refused"),
+        "dns": ("http://feeds.syndicator-test.invalid/rss", "DNS lookup failed"),
+        "tls": (base.replace("http://", "https://") + "/heise", "TLS error"),
+    }
+    published = {*HEALTHY, "remote-dtd", "bozo", "odd", "escape", "escape-atom"}
+    published |= {f"enc-{case[0]}" for case in ENCODING_CASES}
+    sources = []
+    limits = {
+        "stall": 'timeout = "2s"',
+        "trickle": 'timeout = "2s"',
+        "capped": "max_bytes = 100000",
+    }
+    for name, (path, _reason) in failing.items():
+        url = path if "://" in path else base + path
+        sources.append(f'[[sources]]\nname = "{name}"\nurl = "{url}"\n{limits.get(name, "")}')
+    for name in sorted(published):
+        path = {"remote-dtd": "/remote-dtd"}.get(name, f"/{name}")
+        sources.append(f'[[sources]]\nname = "{name}"\nurl = "{base}{path}"')
+    return "\n".join(sources), {n: r for n, (_p, r) in failing.items()}, published
+
+
+def server_requests(server: FeedServer, *paths: str) -> list[str]:
+    return [r.path for r in server.log if r.path in paths]
+
+
+def _run_measured(args: list[str], cwd: Path) -> tuple[int, float, int, str]:
+    """Run the command; (exit code, wall seconds, peak RSS in bytes of that child, stderr)."""
+    err_path = cwd / "stderr.log"
+    started = time.monotonic()
+    with open(err_path, "wb") as err, open(cwd / "stdout.log", "wb") as out:
+        proc = subprocess.Popen([*syndicator_command(), *args], cwd=cwd, stdout=out, stderr=err)
+    watchdog = threading.Timer(180, proc.kill)
+    watchdog.start()
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        watchdog.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.monotonic() - started
+    return proc.returncode, elapsed, usage.ru_maxrss * 1024, err_path.read_text()
+
+
+def test_one_run_over_every_hostile_source(tmp_path: Path, feed_server: FeedServer) -> None:
+    sources, failing, published = _setup_everything(feed_server)
+    config = write_config(
+        tmp_path,
+        "max_entries = 5000\n"
+        '[fetch]\ntimeout = "20s"\nconnect_timeout = "5s"\nper_host = 16\n'
+        'per_host_interval = "0"\n'
+        '[[topics]]\nname = "harbour"\nquery = "harbour OR ferry"\n' + sources,
+    )
+    code, elapsed, rss_bytes, log = _run_measured(
+        ["run", "--once", "--config", str(config)], tmp_path
+    )
+    print(f"combined run: {elapsed:.1f}s, peak RSS {rss_bytes / MiB:.0f} MiB")
+    assert code == 0, log[-3000:]
+    assert elapsed < 60
+    assert rss_bytes < 300 * 10**6
+
+    for name, reason in failing.items():  # one line each, with its reason
+        lines = [
+            line for line in log.splitlines() if f"source={name} " in line and "failed:" in line
+        ]
+        assert len(lines) == 1, (name, lines)
+        assert lines[0].split("failed: ", 1)[1].startswith(reason), (name, lines[0])
+    for name in published:
+        assert f"source={name} status=200" in log, name
+    assert "source=bozo feed is malformed but usable" in log
+    assert not server_requests(feed_server, "/evil-entity", "/evil.dtd")  # nothing resolved
+
+    atom = {p.name: p.read_bytes() for p in (tmp_path / "feeds").glob("*.atom")}
+    assert set(atom) == {"all.atom", "harbour.atom"}
+    for data in atom.values():
+        text = data.decode().lower()
+        for needle in (PASSWD, "<script", " onerror=", "http-equiv", "expression("):
+            assert needle not in text
+        assert not BAD_URL.search(text)
+        for entry in atom_entries(data):
+            assert_safe_html(entry.findtext(f"{ATOM}content") or "")
+    entries = atom_entries(atom["all.atom"])
+    links = {link.get("href") for e in entries for link in e.findall(f"{ATOM}link")}
+    sources_seen = {
+        (e.findtext(f"{ATOM}summary") or "").split(" · ")[0].removeprefix("Source: ")
+        for e in entries
+    }
+    assert published <= sources_seen
+    for name, (file, _kind) in HEALTHY.items():  # every entry of every healthy source
+        feed = parse_feed((REAL / file).read_bytes(), f"{feed_server.base}/{name}")
+        wanted = {clean_entry(e, RULES).link for e in feed.entries}
+        assert wanted and wanted <= links, (name, wanted - links)
+    texts = " ".join(e.findtext(f"{ATOM}content") or "" for e in entries)
+    for i, (case, _make, _kind, expected, _warned) in enumerate(ENCODING_CASES):
+        assert f"{expected} story {i} about the {case} harbour ferry" in texts, case
+
+    status = run_cli("status", "--config", str(config), cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    rows = status.stdout.splitlines()
+    for name, reason in failing.items():
+        row = next((r for r in rows if r.split() and r.split()[0] == name), "")
+        assert row and reason[:30] in row, (name, row)
