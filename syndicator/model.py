@@ -48,6 +48,7 @@ class ParsedEntry:
     author: str = ""
     published: datetime | None = None
     updated: datetime | None = None
+    orig_link: str = ""  # FeedBurner's feedburner:origLink: the real article behind `link`
 
 
 @dataclass(frozen=True)

@@ -491,6 +491,7 @@ def _entry(raw: Any, url: str, now: float) -> tuple[ParsedEntry, int]:
         # dict.get: feedparser's own get() maps a missing updated to published, with a warning.
         published=_date(dict.get(raw, "published_parsed"), now),
         updated=_date(dict.get(raw, "updated_parsed"), now),
+        orig_link=_link(dict.get(raw, "feedburner_origlink")),
     )
     return entry, cut
 

@@ -320,6 +320,9 @@ class Pipeline:
             return await fetch(client, source.url, state.validators, limits)
         except FetchError as exc:
             return exc
+        except Exception as exc:  # a bug here must cost one source, never the whole cycle
+            log.exception("source=%s unexpected error while fetching", source.name)
+            return FetchError(source.url, f"unexpected error: {type(exc).__name__}: {exc}")
 
     # -- after the fetch ---------------------------------------------------------------------
 

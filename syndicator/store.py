@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS entries (
     uid TEXT NOT NULL,
     title TEXT NOT NULL, link TEXT NOT NULL, author TEXT NOT NULL,
     raw_title TEXT NOT NULL, raw_link TEXT NOT NULL, raw_html TEXT NOT NULL,
+    raw_orig_link TEXT NOT NULL DEFAULT '',
     html TEXT NOT NULL, text TEXT NOT NULL,
     published REAL, updated REAL NOT NULL, first_seen REAL NOT NULL,
     story TEXT, simhash INTEGER,
@@ -316,10 +317,12 @@ class SQLiteStore:
         row = self._db.execute(
             "INSERT INTO entries (source, key, digest, uid, title, link, author, raw_title, "
             "raw_link, raw_html, html, text, published, updated, first_seen, story, simhash, "
-            "band0, band1, band2, band3) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "band0, band1, band2, band3, raw_orig_link) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(source, key) DO UPDATE SET digest=excluded.digest, "
             "title=excluded.title, link=excluded.link, author=excluded.author, "
             "raw_title=excluded.raw_title, raw_link=excluded.raw_link, "
+            "raw_orig_link=excluded.raw_orig_link, "
             "raw_html=excluded.raw_html, html=excluded.html, text=excluded.text, "
             "published=excluded.published, updated=excluded.updated, story=excluded.story, "
             "simhash=excluded.simhash, band0=excluded.band0, band1=excluded.band1, "
@@ -343,6 +346,7 @@ class SQLiteStore:
                 story,
                 fingerprint,
                 *bands,
+                p.orig_link,
             ),
         ).fetchone()
         entry_id, dup_of = int(row[0]), row[1]
@@ -420,10 +424,11 @@ class SQLiteStore:
     def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]:
         """Every stored entry as it was fetched, so new cleaning rules can be re-applied."""
         rows = self._db.execute(
-            "SELECT id, source, key, raw_title, raw_link, raw_html, author FROM entries ORDER BY id"
+            "SELECT id, source, key, raw_title, raw_link, raw_html, author, raw_orig_link "
+            "FROM entries ORDER BY id"
         ).fetchall()
-        for entry_id, source, key, title, link, html, author in rows:
-            yield entry_id, source, ParsedEntry(key, title, link, html, author)
+        for entry_id, source, key, title, link, html, author, orig_link in rows:
+            yield entry_id, source, ParsedEntry(key, title, link, html, author, orig_link=orig_link)
 
     def update_cleaned(
         self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...], int | None]]

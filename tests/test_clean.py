@@ -995,3 +995,13 @@ def test_property_sentences_survive_boilerplate_goes(pairs: list[tuple[str, str]
     assert text.split("\n\n") == [sentence for sentence, _ in pairs]
     for marker in MARKERS:
         assert marker not in out
+
+
+def test_feedburner_links_are_unwrapped_to_their_orig_link() -> None:
+    from syndicator.parse import parse_feed
+
+    feed = parse_feed((REAL / "rss-parser-feedburner.atom").read_bytes(), "https://x/")
+    rules = load_rules()
+    links = [clean_entry(e, rules).link for e in feed.entries]
+    assert links and not any("feedproxy.google.com" in link for link in links)
+    assert all(link.startswith("http://googleadsdeveloper.blogspot.com/") for link in links)

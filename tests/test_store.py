@@ -70,3 +70,19 @@ def test_a_failed_save_leaves_nothing_behind(tmp_path: Path) -> None:
         )
     assert store.feed_entries(None, 10) == []
     assert store.source_states() == {}
+
+
+def test_raw_entries_give_back_what_was_fetched(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    parsed = ParsedEntry(
+        key="k",
+        title="Raw <b>t</b>",
+        link="https://feedproxy.example/x",
+        html="<p>raw</p>",
+        author="A",
+        orig_link="https://real.example/x",
+    )
+    clean = CleanEntry(title="t", link="https://real.example/x", html="<p>raw</p>", text="raw")
+    store.save_poll(SourceState("src"), [NewEntry("src", parsed, "d", clean, ())], [], 1.0)
+    ((_, source, raw),) = list(store.raw_entries())
+    assert source == "src" and raw == parsed

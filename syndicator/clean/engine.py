@@ -314,7 +314,7 @@ def _clean_url(url: str, rules: RuleSet) -> tuple[str, tuple[str, ...]]:
 def clean_entry(entry: ParsedEntry, rules: RuleSet) -> CleanEntry:
     """Title as one plain line, link without tracking, body sanitized and stripped of junk."""
     removals: list[Removal] = []
-    orig = str(getattr(entry, "orig_link", "") or "")  # set once parse keeps feedburner:origLink
+    orig = entry.orig_link
     link = unwrap_feedproxy(_valid_text(entry.link).strip(), orig)
     link, params = _clean_url(link, rules)
     if params:
