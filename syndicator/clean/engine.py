@@ -147,14 +147,17 @@ def _load_rules(drop: tuple[str, ...], drop_selectors: tuple[str, ...]) -> RuleS
         if not isinstance(pattern, str) or not pattern.strip():
             raise ValueError(f"drop: empty regex {pattern!r}")
         try:
-            compiled = re.compile(pattern, re.IGNORECASE)
+            re.compile(pattern)
+            # Users write search patterns ('^Mehr aus dem Ressort'); blocks are tested with
+            # fullmatch, so let the pattern stand anywhere in the block. The whole block goes.
+            compiled = re.compile(f"(?s:.*?)(?:{pattern})(?s:.*)", re.IGNORECASE)
         except re.error as exc:
             raise ValueError(f"drop: invalid regex {pattern!r}: {exc}") from exc
         rules.append(
             Rule(
                 name=f"drop:{_short(pattern, 60)}",
                 kind="block",
-                reason="User rule (config `drop`): a whole block matching this regex.",
+                reason="User rule (config `drop`): a whole block in which this regex is found.",
                 origin="config",
                 pattern=compiled,
             )
