@@ -175,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # APScheduler logs every job it adds and runs; one line per poll cycle is ours to write.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
     try:
         if args.command == "run":
             return _run(Path(args.config), args.once)
