@@ -23,24 +23,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _feeds import FUNCTION_WORDS  # the same everyday words the feed generator writes
 
 from syndicator.match import compile_topics, fold, parse_query
 from syndicator.match.query import And, Node, Not, Or, Term
 from syndicator.model import Topic
-
-FUNCTION_WORDS = {
-    "de": "der die das und in den von zu mit sich des auf für ist im dem nicht ein eine als auch"
-    " es an werden aus er hat dass sie nach wird bei einer um am sind noch wie über so zum",
-    "en": "the of and to in a is that for it as was with be by on not he this are or his from"
-    " at which but have an they has were their been its more will would who about",
-    "fr": "le de la les et des en un une du est que dans pour qui au sur par pas plus avec ce"
-    " il ne se sont aux été cette mais ou son elle d\u2019un l\u2019État l\u2019Union qu\u2019il",
-    "es": "el la de que y en los del se las por un para con una su al lo como más pero sus le"
-    " ya o este sí porque esta entre cuando muy sin sobre también",
-    "it": "il di che la e per un in una non è del della le con da si dei nel alla più come"
-    " ma anche sono gli delle questo",
-    "pl": "i w na z się nie do to że jest o jak po ale tak od za co przez dla już tylko być",
-}
 
 CONTENT_WORDS = {
     "de": "Regierung Bundeskanzler Verteidigungsminister Bündnis Sicherheit Abkommen Gipfel"
