@@ -94,7 +94,6 @@ class Store(Protocol):
     """What the pipeline needs from storage; SQLiteStore is the embedded implementation."""
 
     def source_states(self) -> dict[str, SourceState]: ...
-    def known_digests(self, source: str, keys: Sequence[str]) -> dict[str, str]: ...
     def all_digests(self, source: str) -> dict[str, str]: ...
     def save_states(
         self, states: Sequence[tuple[SourceState, Sequence[tuple[str, str, str]]]], now: float
@@ -256,18 +255,6 @@ class SQLiteStore:
             for state, notices in states:
                 self._put_state(state)
                 self._put_notices(notices, now)
-
-    def known_digests(self, source: str, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, digest FROM entries WHERE source=? AND key IN ({marks})",
-                [source, *chunk],
-            )
-            found.update(dict(rows.fetchall()))
-        return found
 
     def save_poll(
         self,

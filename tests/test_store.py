@@ -20,11 +20,12 @@ def test_entries_are_saved_once_and_updated_in_place(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.sqlite")
     state = SourceState("src", validators=Validators(etag='"1"'))
     store.save_poll(state, [new("a"), new("b", hits=(TopicHit("nato", ("NATO",)),))], [], 1.0)
-    assert store.known_digests("src", ["a", "b", "c"]) == {"a": "d-T", "b": "d-T"}
+    assert store.all_digests("src") == {"a": "d-T", "b": "d-T"}
+    assert store.all_digests("other") == {}
     store.save_poll(state, [new("a", title="T2")], [], 2.0)
     entries = store.feed_entries(None, 10)
     assert sorted(e.title for e in entries) == ["T", "T2"]
-    assert store.known_digests("src", ["a"]) == {"a": "d-T2"}
+    assert store.all_digests("src") == {"a": "d-T2", "b": "d-T"}
     topic = store.feed_entries("nato", 10)
     assert [e.title for e in topic] == ["T"] and topic[0].hits == (TopicHit("nato", ("NATO",)),)
     assert topic[0].uid == entry_uid("src", "b") and topic[0].uid.startswith("urn:uuid:")
