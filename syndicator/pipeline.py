@@ -94,6 +94,20 @@ class Analyser:
         known: dict[str, str],
     ) -> Analysis:
         try:
+            return self._analyse(source, body, url, headers, known)
+        except Exception as exc:  # a bug must cost this source, not the whole cycle
+            log.exception("source=%s could not be analysed", source)
+            return Analysis(error=f"internal error: {type(exc).__name__}: {exc}")
+
+    def _analyse(
+        self,
+        source: str,
+        body: bytes,
+        url: str,
+        headers: dict[str, str],
+        known: dict[str, str],
+    ) -> Analysis:
+        try:
             feed = parse_feed(body, url, headers)
         except ParseError as exc:
             return Analysis(error=exc.reason)

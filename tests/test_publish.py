@@ -164,3 +164,28 @@ def test_worker_processes_and_in_process_analysis_publish_the_same(tmp_path: Pat
             {(e.findtext(f"{A}id"), e.findtext(f"{A}content")) for e in root.findall(f"{A}entry")}
         )
     assert results[0] == results[1] and len(results[0]) > 400
+
+
+def test_a_bug_in_analysis_costs_one_source_not_the_cycle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syndicator.pipeline as pipeline_module
+
+    real_clean = pipeline_module.clean_entry
+
+    def clean(entry, rules):  # type: ignore[no-untyped-def]
+        if "Guardian" in entry.link or "guardian" in entry.link:
+            raise RuntimeError("boom")
+        return real_clean(entry, rules)
+
+    monkeypatch.setattr(pipeline_module, "clean_entry", clean)
+    sources = (
+        f'[[sources]]\nname = "g"\nurl = "{REAL / "rss-parser-guardian.rss"}"\n'
+        f'[[sources]]\nname = "h"\nurl = "{REAL / "rss-parser-heise.atom"}"\n'
+    )
+    config = replace(load_config(write_config(tmp_path, sources)), workers=1)
+    store = SQLiteStore(config.state)
+    report = Pipeline(config, store, senders=[]).run_cycle(once=True)
+    store.close()
+    assert report.failed == {"g": "internal error: RuntimeError: boom"}
+    assert report.new_entries == 15  # heise went through
