@@ -23,7 +23,6 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,12 +31,11 @@ sys.path.insert(0, str(ROOT))
 import lxml.html  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from syndicator.clean import clean_entry, load_rules  # noqa: E402
+from syndicator.clean import load_rules  # noqa: E402
 from syndicator.errors import ParseError  # noqa: E402
 from syndicator.match import compile_topics  # noqa: E402
-from syndicator.model import StoredEntry, Topic  # noqa: E402
-from syndicator.parse import parse_feed  # noqa: E402
-from syndicator.publish import render_feed  # noqa: E402
+from syndicator.model import Topic  # noqa: E402
+from syndicator.pipeline import preview  # noqa: E402
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CORPUS_DIRS = [ROOT / "tests" / "data" / "real", ROOT / "tests" / "data" / "hostile"]
@@ -160,30 +158,9 @@ _HEADERS = [
 def run_one(body: bytes, headers: dict[str, str]) -> str | None:
     """None when the input was handled properly, else what went wrong."""
     try:
-        feed = parse_feed(body, "https://fuzz.example/feed", headers)
+        data = preview(body, "https://fuzz.example/feed", headers, _RULES, _MATCHER, topic="t")
     except ParseError as exc:
         return None if exc.reason and "\n" not in exc.reason else f"bad reason {exc.reason!r}"
-    now = datetime.now(UTC)
-    stored = []
-    for i, parsed in enumerate(feed.entries):
-        clean = clean_entry(parsed, _RULES)
-        hits = _MATCHER.match(clean.title, clean.text, "fuzz")
-        stored.append(
-            StoredEntry(
-                id=i,
-                uid=f"urn:uuid:00000000-0000-4000-8000-{i:012d}",
-                source="fuzz",
-                title=clean.title,
-                link=clean.link,
-                html=clean.html,
-                text=clean.text,
-                author=parsed.author,
-                published=parsed.published,
-                updated=parsed.updated or parsed.published or now,
-                hits=hits,
-            )
-        )
-    data = render_feed("all", "all", stored, "http://127.0.0.1:8080/", now, topic="t")
     root = etree.fromstring(data)  # raises on invalid XML
     for entry in root.iter(f"{ATOM}entry"):
         html = entry.findtext(f"{ATOM}content") or ""

@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -27,10 +27,10 @@ from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, FetchError, ParseError
 from syndicator.fetch import Limits, fetch, fetch_file, header_max_age, make_client
 from syndicator.match import Matcher, compile_topics
-from syndicator.model import Fetched, NewEntry, SourceState
+from syndicator.model import Fetched, NewEntry, SourceState, StoredEntry
 from syndicator.parse import parse_feed
 from syndicator.publish import ALL, ping_hub, render_feed, utcnow, write_atomic
-from syndicator.store import Store
+from syndicator.store import Store, entry_uid
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,39 @@ class Analyser:
                 NewEntry(source, parsed, digest, clean, hits, decide.simhash(clean.text))
             )
         return Analysis(tuple(entries), tuple(alerts), len(feed.entries), feed.warning)
+
+
+def preview(
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str] | None,
+    rules: RuleSet,
+    matcher: Matcher,
+    topic: str | None = None,
+) -> bytes:
+    """parse → clean → match → render for one document, with no store: the Atom a feed would
+    publish. For checking rules and for fuzzing the whole path. Raises ParseError."""
+    feed = parse_feed(body, url, headers)
+    now = utcnow()
+    stored = []
+    for i, parsed in enumerate(feed.entries):
+        clean = clean_entry(parsed, rules)
+        stored.append(
+            StoredEntry(
+                id=i,
+                uid=entry_uid("preview", parsed.key),
+                source="preview",
+                title=clean.title,
+                link=clean.link,
+                html=clean.html,
+                text=clean.text,
+                author=parsed.author,
+                published=parsed.published,
+                updated=parsed.updated or parsed.published or now,
+                hits=matcher.match(clean.title, clean.text, "preview"),
+            )
+        )
+    return render_feed(topic or ALL, feed.title, stored, "http://127.0.0.1/", now, topic=topic)
 
 
 _WORKER: Analyser | None = None

@@ -14,7 +14,6 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import lxml.html
@@ -27,9 +26,9 @@ from syndicator.clean import clean_entry, load_rules
 from syndicator.errors import FetchError, ParseError
 from syndicator.fetch import Limits, fetch, fetch_file, make_client
 from syndicator.match import compile_topics
-from syndicator.model import Fetched, StoredEntry, Topic, Validators
+from syndicator.model import Fetched, Topic, Validators
 from syndicator.parse import ENTITY_REASON, parse_feed
-from syndicator.publish import render_feed
+from syndicator.pipeline import preview
 from tests.conftest import (
     DATA,
     REAL,
@@ -116,28 +115,7 @@ def assert_safe_html(html: str) -> None:
 
 def publish(body: bytes, url: str, headers: dict[str, str] | None = None) -> bytes:
     """parse → clean → match → render, as the pipeline does, minus the store."""
-    feed = parse_feed(body, url, headers)
-    now = datetime.now(UTC)
-    stored = []
-    for i, parsed in enumerate(feed.entries):
-        clean = clean_entry(parsed, RULES)
-        hits = MATCHER.match(clean.title, clean.text, "hostile")
-        stored.append(
-            StoredEntry(
-                id=i,
-                uid=f"urn:uuid:00000000-0000-4000-8000-{i:012d}",
-                source="hostile",
-                title=clean.title,
-                link=clean.link,
-                html=clean.html,
-                text=clean.text,
-                author=parsed.author,
-                published=parsed.published,
-                updated=parsed.updated or parsed.published or now,
-                hits=hits,
-            )
-        )
-    return render_feed("all", "all", stored, "http://127.0.0.1:8080/", now)
+    return preview(body, url, headers, RULES, MATCHER)
 
 
 def atom_entries(data: bytes) -> list[etree._Element]:
