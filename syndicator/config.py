@@ -91,6 +91,7 @@ class EmailAlert:
     timeout: float = 30.0
     retry: float = 60.0
     digest: float | None = None  # group a topic's stories into one message per this period
+    ca_file: Path | None = None  # trust this CA (a private mail relay) besides the system's
 
 
 AlertChannel = ConsoleAlert | EmailAlert
@@ -214,7 +215,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     topics = tuple(_topic(item, f"topics[{i}]") for i, item in enumerate(_array(raw, "topics")))
     _unique((t.name for t in topics), "topics", "topic")
     topic_names = {t.name for t in topics}
-    alerts = _alerts(_array(raw, "alerts"), topic_names)
+    alerts = _alerts(_array(raw, "alerts"), topic_names, base)
 
     return Config(
         path=path,
@@ -356,7 +357,7 @@ def _topic(item: Any, key: str) -> Topic:
     return Topic(name=name, query=query)
 
 
-def _alerts(items: list[Any], topic_names: set[str]) -> tuple[AlertChannel, ...]:
+def _alerts(items: list[Any], topic_names: set[str], base: Path) -> tuple[AlertChannel, ...]:
     channels: list[AlertChannel] = []
     for i, item in enumerate(items):
         key = f"alerts[{i}]"
@@ -402,6 +403,7 @@ def _alerts(items: list[Any], topic_names: set[str]) -> tuple[AlertChannel, ...]
                 "timeout",
                 "retry",
                 "digest",
+                "ca_file",
             },
         )
         security = _get(item, f"{key}.security", "security", str, "starttls")
@@ -418,6 +420,9 @@ def _alerts(items: list[Any], topic_names: set[str]) -> tuple[AlertChannel, ...]
         if not recipients:
             raise ConfigError(f"{key}.to", "at least one recipient is needed")
         password_file = item.get("password_file")
+        ca_file = item.get("ca_file")
+        if ca_file is not None and not isinstance(ca_file, str):
+            raise ConfigError(f"{key}.ca_file", f"expected a path, got {ca_file!r}")
         channels.append(
             EmailAlert(
                 name=name,
@@ -431,9 +436,12 @@ def _alerts(items: list[Any], topic_names: set[str]) -> tuple[AlertChannel, ...]
                 password_env=_get(
                     item, f"{key}.password_env", "password_env", str, "SYNDICATOR_SMTP_PASSWORD"
                 ),
-                password_file=Path(password_file) if isinstance(password_file, str) else None,
+                password_file=_path(password_file, f"{key}.password_file", base)
+                if isinstance(password_file, str)
+                else None,
                 timeout=parse_duration(item.get("timeout", 30), f"{key}.timeout"),
                 retry=retry,
+                ca_file=_path(ca_file, f"{key}.ca_file", base) if ca_file else None,
                 digest=parse_duration(item["digest"], f"{key}.digest")
                 if "digest" in item
                 else None,

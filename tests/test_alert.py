@@ -198,3 +198,86 @@ def test_digest_groups_a_topics_stories_into_one_message(
     assert msg["Subject"] == "[nato] 3 new stories"
     text = msg.get_body(("plain",)).get_content()
     assert all(f"Story {i}" in text for i in range(3))
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made by the openssl command line tool."""
+    import subprocess
+
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_mail_over_verified_tls(security: str, certificate: tuple[Path, Path]) -> None:
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from syndicator.errors import DeliveryError
+    from tests.conftest import free_port
+
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(str(cert), str(key))
+    box = Mailbox()
+    port = free_port()
+    options = (
+        {"tls_context": server_context, "require_starttls": True}
+        if security == "starttls"
+        else {"ssl_context": server_context}
+    )
+    controller = Controller(box, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        chan = EmailAlert(
+            name="mail",
+            topics=None,
+            host="127.0.0.1",
+            port=port,
+            security=security,
+            sender="s@example.org",
+            to=("a@example.org",),
+            timeout=5,
+            ca_file=cert,
+        )
+        EmailSender(chan).send(Alert(1, "mail", stored(), ("nato",)))
+        untrusted = EmailAlert(
+            name="mail",
+            topics=None,
+            host="127.0.0.1",
+            port=port,
+            security=security,
+            sender="s@example.org",
+            to=("a@example.org",),
+            timeout=5,
+        )
+        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+            EmailSender(untrusted).send(Alert(1, "mail", stored(), ("nato",)))
+    finally:
+        controller.stop()
+    assert [m["Subject"] for m in box.messages] == ["[nato] NATO-Gipfel in Vilnius"]

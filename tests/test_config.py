@@ -64,6 +64,8 @@ host = "smtp.example.org"
 from = "a@example.org"
 to = "b@example.org"
 topics = ["nato"]
+ca_file = "certs/relay-ca.pem"
+password_file = "secret/smtp"
 """,
         )
     )
@@ -72,6 +74,8 @@ topics = ["nato"]
     assert isinstance(console, ConsoleAlert) and console.topics is None
     assert isinstance(mail, EmailAlert) and mail.port == 587 and mail.security == "starttls"
     assert mail.to == ("b@example.org",) and mail.topics == ("nato",)
+    assert mail.ca_file == tmp_path / "certs" / "relay-ca.pem"  # relative to the config file
+    assert mail.password_file == tmp_path / "secret" / "smtp"
     assert config.server is None
 
 

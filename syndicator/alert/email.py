@@ -45,18 +45,25 @@ class EmailSender:
         try:
             if c.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    c.host, c.port, timeout=c.timeout, context=ssl.create_default_context()
+                    c.host, c.port, timeout=c.timeout, context=self._tls()
                 )
             else:
                 smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
             with smtp:
                 if c.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=self._tls())
                 if c.username:
                     smtp.login(c.username, self._password())
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"SMTP {c.host}:{c.port}: {_reason(exc)}") from exc
+
+    def _tls(self) -> ssl.SSLContext:
+        """Certificates are always verified; `ca_file` adds a private CA to the system's."""
+        context = ssl.create_default_context()
+        if self._channel.ca_file is not None:
+            context.load_verify_locations(cafile=str(self._channel.ca_file))
+        return context
 
     def _password(self) -> str:
         c = self._channel
