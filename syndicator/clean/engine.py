@@ -87,6 +87,10 @@ class RuleSet:
     tracking_prefixes: tuple[str, ...] = field(default=(), repr=False)
     host_params: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = field(default=(), repr=False)
     redirects: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = field(default=(), repr=False)
+    # `block` as one alternation per caption mode (see _BlockIndex); built from `block`.
+    block_index: tuple[_BlockIndex, _BlockIndex] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, rules: Sequence[Rule]) -> RuleSet:
@@ -99,9 +103,11 @@ class RuleSet:
         keyed = ", ".join(r.selector for r, _ in selectors if r.origin != "config")
         user = ", ".join(r.selector for r, _ in selectors if r.origin == "config")
         tracking = [r for r in rules if r.kind == "params"]
+        block = tuple(r for r in rules if r.kind == "block")
         return cls(
             rules=tuple(rules),
-            block=tuple(r for r in rules if r.kind == "block"),
+            block=block,
+            block_index=(_BlockIndex.of(block, False), _BlockIndex.of(block, True)),
             teasers=tuple(r for r in rules if r.kind == "teaser"),
             tails=tuple(r for r in rules if r.kind in ("tail",))
             + tuple(r for r in rules if r.kind == "structural" and r.test == "topic-links"),
@@ -129,6 +135,78 @@ class RuleSet:
             if rule.test == name:
                 return rule
         return None
+
+
+@dataclass(frozen=True)
+class _BlockIndex:
+    """The block rules that apply in one caption mode, for a first-match-in-order search.
+
+    Rules without `needs` whose regex can stand in an alternation (no groups, standard flags)
+    are merged into `combined`, one named group per rule, in rule order: its fullmatch finds
+    the first of them that fullmatches. `checks` holds the others (with their index in
+    `block`), tried one by one only when they come before that first match, so the result is
+    exactly that of trying every rule in order.
+    """
+
+    block: tuple[Rule, ...]
+    combined: re.Pattern[str] | None
+    groups: dict[str, int]
+    checks: tuple[tuple[int, Rule], ...]
+    words: tuple[str, ...] = ()  # every `needs` word of the checks
+    all_need: bool = False  # every check has `needs`
+
+    @classmethod
+    def of(cls, block: tuple[Rule, ...], caption: bool) -> _BlockIndex:
+        merged: list[tuple[int, re.Pattern[str]]] = []
+        checks: list[tuple[int, Rule]] = []
+        for i, rule in enumerate(block):
+            if (rule.keep_in_caption and caption) or rule.pattern is None:
+                continue  # never matches in this mode
+            pattern = rule.pattern
+            if not rule.needs and pattern.groups == 0 and pattern.flags == _BLOCK_FLAGS:
+                merged.append((i, pattern))
+            else:
+                checks.append((i, rule))
+        combined: re.Pattern[str] | None = None
+        groups: dict[str, int] = {}
+        if merged:
+            try:
+                combined = re.compile(
+                    "|".join(f"(?P<r{i}>{p.pattern})" for i, p in merged), re.IGNORECASE
+                )
+                groups = {f"r{i}": i for i, _ in merged}
+            except re.error:  # keep every rule on its own then
+                combined = None
+                checks = sorted(checks + [(i, block[i]) for i, _ in merged], key=lambda c: c[0])
+        words = tuple(dict.fromkeys(w for _, rule in checks for w in rule.needs))
+        all_need = all(rule.needs for _, rule in checks)
+        return cls(block, combined, groups, tuple(checks), words, all_need)
+
+    def first(self, text: str) -> Rule | None:
+        """The first rule in order whose regex fullmatches text (and whose needs it has)."""
+        end = len(self.block)
+        if self.combined is not None:
+            m = self.combined.fullmatch(text)
+            if m is not None and m.lastgroup is not None:
+                end = self.groups[m.lastgroup]
+        checks = self.checks
+        if checks and checks[0][0] < end:
+            # Cheap pre-check for rules whose regex is costly on long prose: a rule with
+            # `needs` is tried only when one of its words is in the text.
+            lower = text.lower()
+            present = {word for word in self.words if word in lower}
+            if present or not self.all_need:
+                for i, rule in checks:
+                    if i >= end:
+                        break
+                    if rule.needs and present.isdisjoint(rule.needs):
+                        continue
+                    if rule.pattern is not None and rule.pattern.fullmatch(text):
+                        return rule
+        return self.block[end] if end < len(self.block) else None
+
+
+_BLOCK_FLAGS = re.compile("", re.IGNORECASE).flags
 
 
 # ---------------------------------------------------------------------------------------------
@@ -747,6 +825,9 @@ class _Cleaner:
         box.extract()
 
     def _block_rule(self, unit: _Unit) -> Rule | None:
+        index = self.rules.block_index
+        if index is not None:
+            return index[1 if unit.in_caption else 0].first(unit.text)
         text = unit.text
         lower = text.lower()
         caption = unit.in_caption
@@ -1043,12 +1124,82 @@ def _finish(body: Tag) -> tuple[str, str]:
     _trim_edges(body)
     _normalize_space(body)
     text = _extract_text(body)
-    out = sanitize.sanitize_output(body.decode_contents()).strip()
+    out = sanitize.sanitize_output(_decode_contents(body)).strip()
     if not text and "<img" not in out:
         return "", ""  # only whitespace, empty cells or rules left: nothing to read
     if out and "<" not in out:
         out = f"<p>{out}</p>"  # bare text would be taken for plain text by the next clean
     return out, text
+
+
+class _Unusual(Exception):
+    """A node the fast serializer leaves to bs4."""
+
+
+def _decode_contents(root: Tag) -> str:
+    """What root.decode_contents() returns (bs4's "minimal" formatter), built directly for the
+    plain elements and strings a sanitized tree holds; anything else is left to bs4."""
+    try:
+        return _serialize(root)
+    except _Unusual:
+        return root.decode_contents()
+
+
+def _serialize(root: Tag) -> str:
+    pieces: list[str] = []
+    stack: list[Tag] = []
+    for node in root.descendants:
+        parent = node.parent
+        while stack and parent is not stack[-1]:
+            pieces.append(f"</{stack.pop().name}>")
+        if isinstance(node, Tag):
+            if node.prefix or node.hidden:
+                raise _Unusual
+            attrs = node.attrs
+            empty = not node.contents and node.can_be_empty_element is True
+            if attrs:
+                parts = [node.name]
+                for key, val in sorted(attrs.items()):
+                    if val is None:
+                        parts.append(key)
+                        continue
+                    if isinstance(val, (list, tuple)):
+                        val = " ".join(val)
+                    elif type(val) is not str:
+                        raise _Unusual
+                    val = _xml_escape(val)
+                    if '"' in val:
+                        if "'" in val:
+                            val = '"' + val.replace('"', "&quot;") + '"'
+                        else:
+                            val = "'" + val + "'"
+                    else:
+                        val = '"' + val + '"'
+                    parts.append(f"{key}={val}")
+                pieces.append(f"<{' '.join(parts)}/>" if empty else f"<{' '.join(parts)}>")
+            else:
+                pieces.append(f"<{node.name}/>" if empty else f"<{node.name}>")
+            if not empty:
+                stack.append(node)
+        elif type(node) is NavigableString:
+            if parent is not None and parent.name in ("script", "style"):
+                raise _Unusual
+            pieces.append(_xml_escape(node))
+        else:
+            raise _Unusual
+    while stack:
+        pieces.append(f"</{stack.pop().name}>")
+    return "".join(pieces)
+
+
+def _xml_escape(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
 
 
 def _replace(unit: _Unit, old: PageElement, new: NavigableString) -> None:
@@ -1304,10 +1455,9 @@ def _normalize_space(body: Tag) -> None:
 def _trim_edges(el: Tag) -> None:
     for step in (0, -1):
         while True:
-            kids = [c for c in el.children if _meaningful(c)]
-            if not kids:
+            edge = _edge(el, step)
+            if edge is None:
                 break
-            edge = kids[step]
             if (
                 isinstance(edge, Tag)
                 and edge.name in ("br", "hr")
@@ -1316,6 +1466,14 @@ def _trim_edges(el: Tag) -> None:
                 edge.extract()
                 continue
             break
+
+
+def _edge(el: Tag, step: int) -> PageElement | None:
+    """The first (step 0) or last (step -1) child of el that _meaningful() accepts."""
+    for child in el.contents if step == 0 else reversed(el.contents):
+        if isinstance(child, Tag) or (type(child) is NavigableString and child.strip()):
+            return child
+    return None
 
 
 def _extract_text(body: Tag) -> str:
