@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -139,19 +140,7 @@ def test_smtp_login_uses_the_password_from_the_environment(
     try:
         mp = monkeypatch
         mp.setenv("SYNDICATOR_SMTP_PASSWORD", "s3cret")
-        sender = EmailSender(
-            EmailAlert(
-                name="mail",
-                topics=None,
-                host="127.0.0.1",
-                port=port,
-                security="none",
-                sender="s@example.org",
-                to=("a@example.org",),
-                username="me",
-                timeout=5,
-            )
-        )
+        sender = EmailSender(replace(channel(port), username="me"))
         sender.send(Alert(1, "mail", stored(), ("nato",)))
         mp.delenv("SYNDICATOR_SMTP_PASSWORD")
         from syndicator.errors import DeliveryError
@@ -180,17 +169,7 @@ def test_digest_groups_a_topics_stories_into_one_message(
         for i in range(3)
     ]
     store.save_poll(SourceState("src"), entries, [("mail", i, ("nato",)) for i in range(3)], now=0)
-    chan = EmailAlert(
-        name="mail",
-        topics=None,
-        host="127.0.0.1",
-        port=port,
-        security="none",
-        sender="s@example.org",
-        to=("a@example.org",),
-        timeout=5,
-        digest=3600,
-    )
+    chan = replace(channel(port), digest=3600)
     sender = EmailSender(chan)
     assert deliver(store, [sender], now=10) == (0, 0)  # the digest period has not passed
     assert deliver(store, [sender], now=3600) == (3, 0)
@@ -254,28 +233,9 @@ def test_mail_over_verified_tls(security: str, certificate: tuple[Path, Path]) -
     controller = Controller(box, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
-        chan = EmailAlert(
-            name="mail",
-            topics=None,
-            host="127.0.0.1",
-            port=port,
-            security=security,
-            sender="s@example.org",
-            to=("a@example.org",),
-            timeout=5,
-            ca_file=cert,
-        )
+        untrusted = replace(channel(port), security=security)
+        chan = replace(untrusted, ca_file=cert)
         EmailSender(chan).send(Alert(1, "mail", stored(), ("nato",)))
-        untrusted = EmailAlert(
-            name="mail",
-            topics=None,
-            host="127.0.0.1",
-            port=port,
-            security=security,
-            sender="s@example.org",
-            to=("a@example.org",),
-            timeout=5,
-        )
         with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
             EmailSender(untrusted).send(Alert(1, "mail", stored(), ("nato",)))
     finally:
