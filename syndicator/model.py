@@ -49,6 +49,9 @@ class ParsedEntry:
     published: datetime | None = None
     updated: datetime | None = None
     orig_link: str = ""  # FeedBurner's feedburner:origLink: the real article behind `link`
+    # What relative URLs in `html` are relative to (xml:base, else the feed's own URL); the
+    # cleaner resolves them, so feedparser does not have to reserialize every body to do so.
+    base: str = ""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from syndicator.model import (
     Validators,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: entries.raw_base
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS entries (
     uid TEXT NOT NULL,
     title TEXT NOT NULL, link TEXT NOT NULL, author TEXT NOT NULL,
     raw_title TEXT NOT NULL, raw_link TEXT NOT NULL, raw_html TEXT NOT NULL,
-    raw_orig_link TEXT NOT NULL DEFAULT '',
+    raw_orig_link TEXT NOT NULL DEFAULT '', raw_base TEXT NOT NULL DEFAULT '',
     html TEXT NOT NULL, text TEXT NOT NULL,
     published REAL, updated REAL NOT NULL, first_seen REAL NOT NULL,
     story TEXT, simhash INTEGER,
@@ -66,6 +66,7 @@ CREATE INDEX IF NOT EXISTS entries_band0 ON entries (band0);
 CREATE INDEX IF NOT EXISTS entries_band1 ON entries (band1);
 CREATE INDEX IF NOT EXISTS entries_band2 ON entries (band2);
 CREATE INDEX IF NOT EXISTS entries_band3 ON entries (band3);
+CREATE INDEX IF NOT EXISTS entries_dup ON entries (dup_of) WHERE dup_of IS NOT NULL;
 CREATE TABLE IF NOT EXISTS hits (
     entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
     topic TEXT NOT NULL,
@@ -173,11 +174,20 @@ class SQLiteStore:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
+            return
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
             raise StoreError(
                 f"state database schema {row[0]} is newer than this Syndicator "
                 f"({SCHEMA_VERSION}); upgrade Syndicator"
             )
+        if version < 2:
+            # Bodies stored by schema 1 had their URLs resolved by feedparser already.
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(entries)")}
+            if "raw_base" not in columns:
+                self._db.execute("ALTER TABLE entries ADD COLUMN raw_base TEXT NOT NULL DEFAULT ''")
+        if version < SCHEMA_VERSION:
+            self._db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -304,12 +314,12 @@ class SQLiteStore:
         row = self._db.execute(
             "INSERT INTO entries (source, key, digest, uid, title, link, author, raw_title, "
             "raw_link, raw_html, html, text, published, updated, first_seen, story, simhash, "
-            "band0, band1, band2, band3, raw_orig_link) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "band0, band1, band2, band3, raw_orig_link, raw_base) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(source, key) DO UPDATE SET digest=excluded.digest, "
             "title=excluded.title, link=excluded.link, author=excluded.author, "
             "raw_title=excluded.raw_title, raw_link=excluded.raw_link, "
-            "raw_orig_link=excluded.raw_orig_link, "
+            "raw_orig_link=excluded.raw_orig_link, raw_base=excluded.raw_base, "
             "raw_html=excluded.raw_html, html=excluded.html, text=excluded.text, "
             "published=excluded.published, updated=excluded.updated, story=excluded.story, "
             "simhash=excluded.simhash, band0=excluded.band0, band1=excluded.band1, "
@@ -334,6 +344,7 @@ class SQLiteStore:
                 fingerprint,
                 *bands,
                 p.orig_link,
+                p.base,
             ),
         ).fetchone()
         entry_id, dup_of = int(row[0]), row[1]
@@ -376,12 +387,15 @@ class SQLiteStore:
                 return int(row[0]), (int(row[1]), str(row[2]), str(row[3]))
         if fingerprint is None:
             return None
-        for other_id, other_hash, length, source, key in self._db.execute(
-            "SELECT id, simhash, length(text), source, key FROM entries WHERE id<>? "
+        for other_id, other_hash in self._db.execute(
+            "SELECT id, simhash FROM entries WHERE id<>? "
             "AND dup_of IS NULL AND (band0=? OR band1=? OR band2=? OR band3=?) ORDER BY id",
             (entry_id, *bands),
         ):
             if other_hash is not None and decide.near_identical(fingerprint, int(other_hash)):
+                length, source, key = self._db.execute(
+                    "SELECT length(text), source, key FROM entries WHERE id=?", (other_id,)
+                ).fetchone()
                 return int(other_id), (int(length), str(source), str(key))
         return None
 
@@ -411,11 +425,15 @@ class SQLiteStore:
     def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]:
         """Every stored entry as it was fetched, so new cleaning rules can be re-applied."""
         rows = self._db.execute(
-            "SELECT id, source, key, raw_title, raw_link, raw_html, author, raw_orig_link "
-            "FROM entries ORDER BY id"
+            "SELECT id, source, key, raw_title, raw_link, raw_html, author, raw_orig_link, "
+            "raw_base FROM entries ORDER BY id"
         ).fetchall()
-        for entry_id, source, key, title, link, html, author, orig_link in rows:
-            yield entry_id, source, ParsedEntry(key, title, link, html, author, orig_link=orig_link)
+        for entry_id, source, key, title, link, html, author, orig_link, base in rows:
+            yield (
+                entry_id,
+                source,
+                ParsedEntry(key, title, link, html, author, orig_link=orig_link, base=base),
+            )
 
     def update_cleaned(
         self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...], int | None]]

@@ -1005,3 +1005,117 @@ def test_feedburner_links_are_unwrapped_to_their_orig_link() -> None:
     links = [clean_entry(e, rules).link for e in feed.entries]
     assert links and not any("feedproxy.google.com" in link for link in links)
     assert all(link.startswith("http://googleadsdeveloper.blogspot.com/") for link in links)
+
+
+def test_relative_urls_in_bodies_resolve_against_xml_base_then_the_feed_url() -> None:
+    """The body's base (xml:base, else the document's URL) decides, as Atom and RSS say; the
+    entry's own link only when the document gives no web base."""
+    from syndicator.parse import parse_feed
+
+    atom = b"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://cdn.example/root/">
+<title>t</title><id>urn:x</id><updated>2026-01-01T00:00:00Z</updated>
+<entry><id>urn:1</id><title>one</title><updated>2026-01-01T00:00:00Z</updated>
+<link href="https://site.example/2026/one"/>
+<content type="html" xml:base="img/">&lt;p&gt;Text with an image &lt;img src="a.png"&gt;
+and a &lt;a href="../page.html"&gt;link&lt;/a&gt;
+and &lt;a href="/top"&gt;top&lt;/a&gt;.&lt;/p&gt;</content>
+</entry></feed>"""
+    rss = b"""<rss version="2.0"><channel><title>t</title><link>https://site.example/</link>
+<item><title>two</title><link>https://site.example/2026/two</link><guid>2</guid>
+<description>&lt;p&gt;See &lt;a href="more.html"&gt;more&lt;/a&gt; and
+&lt;img data-src="lazy.jpg" src="data:image/gif;base64,R0lGOD"&gt;.&lt;/p&gt;</description>
+</item></channel></rss>"""
+    rules = load_rules()
+    (one,) = parse_feed(atom, "https://feeds.example/atom.xml").entries
+    assert one.base == "https://cdn.example/root/img/"
+    html = clean_entry(one, rules).html
+    assert 'src="https://cdn.example/root/img/a.png"' in html
+    assert 'href="https://cdn.example/root/page.html"' in html
+    assert 'href="https://cdn.example/top"' in html
+    (two,) = parse_feed(rss, "https://feeds.example/news/rss.xml").entries
+    html = clean_entry(two, rules).html
+    assert 'href="https://feeds.example/news/more.html"' in html
+    assert 'src="https://feeds.example/news/lazy.jpg"' in html
+    (local,) = parse_feed(rss, "/srv/feeds/rss.xml").entries  # a local file: no web base
+    assert 'href="https://site.example/2026/more.html"' in clean_entry(local, rules).html
+
+
+def _corpus_bodies() -> list[tuple[str, str]]:
+    """(html, link) of every boilerplate case and every entry of the real feeds."""
+    import tomllib
+
+    bodies = []
+    for path in sorted((DATA / "boilerplate").glob("*.toml")):
+        case = tomllib.loads(path.read_text(encoding="utf-8"))
+        bodies.append((case["html"], case["link"]))
+    for name in REAL_FEEDS:
+        feed = parse_feed((REAL / name).read_bytes(), f"https://feeds.example/{name}")
+        bodies.extend((e.html, e.link) for e in feed.entries)
+    return bodies
+
+
+SELECTOR_ELEMENTS = st.builds(
+    lambda tag, classes, ident: (tag, classes, ident),
+    st.sampled_from(["div", "a", "ins", "p", "span", "section"]),
+    st.lists(
+        st.sampled_from(
+            [
+                *sorted(RULES.selector_keys.classes if RULES.selector_keys else ()),
+                *("share", "ad", "Sharedaddy", "more-link2", "x"),
+            ]
+        ),
+        max_size=3,
+    ),
+    st.one_of(
+        st.none(),
+        st.sampled_from(["div-gpt-ad-1", "DIV-GPT-AD", "div-gpt", "ad-slot", "main", ""]),
+    ),
+)
+
+
+@SETTINGS
+@given(st.lists(SELECTOR_ELEMENTS, min_size=1, max_size=6))
+def test_property_selector_keys_never_skip_an_element_a_selector_matches(
+    elements: list[tuple[str, list[str], str | None]],
+) -> None:
+    from bs4 import BeautifulSoup
+
+    keys, keyed = RULES.selector_keys, RULES.keyed_selector
+    assert keys is not None and keyed is not None
+    markup = "".join(
+        f"<{tag}"
+        + (f' class="{" ".join(classes)}"' if classes else "")
+        + (f' id="{ident}"' if ident is not None else "")
+        + f">t</{tag}>"
+        for tag, classes, ident in elements
+    )
+    soup = BeautifulSoup(f"<body>{markup}</body>", "lxml")
+    for el in soup.body.find_all(True) if soup.body else []:
+        if keyed.match(el):
+            assert keys.candidate(el), str(el)
+
+
+def test_selector_keys_change_no_output_on_the_corpora() -> None:
+    """The pre-filter only saves time: every body cleans to the same bytes without it."""
+    assert RULES.selector_keys is not None
+    unkeyed = dataclasses.replace(RULES, selector_keys=None)
+    bodies = _corpus_bodies()
+    assert len(bodies) > 400
+    for html, link in bodies:
+        assert clean_html(html, RULES, link) == clean_html(html, unkeyed, link)
+
+
+@pytest.mark.parametrize(
+    "selector", ["div:not(.x)", "p", ".a, [data-x]", "[id*=ad]", "a:has(img)", ".a .b:first-child"]
+)
+def test_selectors_without_a_readable_subject_key_are_tried_on_every_element(
+    selector: str,
+) -> None:
+    from syndicator.clean.engine import _SelectorKeys
+
+    assert _SelectorKeys.of(selector) is None
+    keys = _SelectorKeys.of('ul > li.share#z, [id^="div-gpt"], a.more')
+    assert keys is not None
+    assert keys.classes == {"share", "more"} and keys.ids == {"z"}
+    assert keys.id_prefixes == ("div-gpt",)

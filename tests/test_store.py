@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,31 @@ def test_raw_entries_give_back_what_was_fetched(tmp_path: Path) -> None:
         html="<p>raw</p>",
         author="A",
         orig_link="https://real.example/x",
+        base="https://feeds.example/news/",
     )
     clean = CleanEntry(title="t", link="https://real.example/x", html="<p>raw</p>", text="raw")
     store.save_poll(SourceState("src"), [NewEntry("src", parsed, "d", clean, ())], [], 1.0)
     ((_, source, raw),) = list(store.raw_entries())
     assert source == "src" and raw == parsed
+
+
+def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    """Databases written before raw_base existed open, keep their entries and gain the column."""
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStore(path)
+    store.save_poll(SourceState("src"), [new("a")], [], 1.0)
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE entries DROP COLUMN raw_base")
+    db.execute("UPDATE meta SET value='1' WHERE key='schema'")
+    db.commit()
+    db.close()
+    upgraded = SQLiteStore(path)
+    ((_, _, raw),) = list(upgraded.raw_entries())
+    assert raw.key == "a" and raw.base == ""
+    upgraded.save_poll(SourceState("src"), [new("b")], [], 2.0)
+    assert upgraded.all_digests("src") == {"a": "d-T", "b": "d-T"}
+    upgraded.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+    db.close()

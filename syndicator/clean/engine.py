@@ -79,6 +79,8 @@ class RuleSet:
     # Package selectors all name a class or id, so only elements carrying one are tried
     # (soupsieve over every element was a third of the cleaning time); users' run everywhere.
     keyed_selector: soupsieve.SoupSieve | None = field(default=None, repr=False)
+    # What an element must carry to possibly match keyed_selector; None: try every element.
+    selector_keys: _SelectorKeys | None = field(default=None, repr=False, compare=False)
     user_selector: soupsieve.SoupSieve | None = field(default=None, repr=False)
     url_img: tuple[Rule, ...] = field(default=(), repr=False)
     url_a: tuple[Rule, ...] = field(default=(), repr=False)
@@ -113,6 +115,7 @@ class RuleSet:
             + tuple(r for r in rules if r.kind == "structural" and r.test == "topic-links"),
             selectors=selectors,
             keyed_selector=soupsieve.compile(keyed) if keyed else None,
+            selector_keys=_SelectorKeys.of(keyed) if keyed else None,
             user_selector=soupsieve.compile(user) if user else None,
             url_img=tuple(r for r in rules if r.kind == "url" and r.target in ("img", "any")),
             url_a=tuple(r for r in rules if r.kind == "url" and r.target in ("a", "any")),
@@ -135,6 +138,92 @@ class RuleSet:
             if rule.test == name:
                 return rule
         return None
+
+
+@dataclass(frozen=True)
+class _SelectorKeys:
+    """A necessary condition for matching the package selectors, checked without soupsieve.
+
+    Package selectors name a class or an id on the element they select, so an element that
+    carries none of those classes, ids or id prefixes cannot match, and soupsieve (which was a
+    fifth of the cleaning time even on class/id elements only) is asked only about the rest.
+    Built from the selector text; a selector whose subject it cannot read gives no keys.
+    """
+
+    classes: frozenset[str]
+    ids: frozenset[str]  # lowercased
+    id_prefixes: tuple[str, ...]  # lowercased
+
+    @classmethod
+    def of(cls, selector: str) -> _SelectorKeys | None:
+        classes: set[str] = set()
+        ids: set[str] = set()
+        prefixes: set[str] = set()
+        for part in _split_selector_list(selector):
+            subject = _COMBINATOR.split(part.strip())[-1]
+            if not _KEYED_COMPOUND.fullmatch(subject):
+                return None
+            found = False
+            for m in _KEY.finditer(subject):
+                kind, name, attr, op, value = m.group(1, 2, 3, 4, 6)
+                if kind == ".":
+                    classes.add(name)
+                elif kind == "#":
+                    ids.add(name.lower())
+                elif attr.lower() == "class":
+                    classes.add(value)
+                elif op == "^=":
+                    prefixes.add(value.lower())
+                else:
+                    ids.add(value.lower())
+                found = True
+            if not found:
+                return None
+        return cls(frozenset(classes), frozenset(ids), tuple(sorted(prefixes)))
+
+    def candidate(self, el: Tag) -> bool:
+        attrs = el.attrs
+        names = attrs.get("class")
+        if names:
+            if isinstance(names, str):
+                names = names.split()
+            if not self.classes.isdisjoint(names):
+                return True
+        ident = attrs.get("id")
+        if isinstance(ident, str) and ident:
+            ident = ident.lower()
+            return ident in self.ids or ident.startswith(self.id_prefixes)
+        return False
+
+
+# The subject compound of a package selector: an optional tag, then classes, ids and
+# [id=], [id^=], [class~=] attribute tests, nothing else (no pseudo-classes, no :not()).
+_KEY = re.compile(
+    r"([.#])(-?[A-Za-z_][\w-]*)"
+    r"|\[\s*(id|class)\s*(\^=|=|~=)\s*([\"']?)([\w-]+)\5\s*\]"
+)
+_KEYED_COMPOUND = re.compile(rf"(?:[A-Za-z][\w-]*|\*)?(?:{_KEY.pattern})+")
+_COMBINATOR = re.compile(r"\s*[>+~]\s*|\s+")
+
+
+def _split_selector_list(selector: str) -> list[str]:
+    """A selector list at its top-level commas (commas inside [...] or quotes stay)."""
+    parts: list[str] = []
+    depth, quote, start = 0, "", 0
+    for i, ch in enumerate(selector):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(selector[start:i])
+            start = i + 1
+    parts.append(selector[start:])
+    return parts
 
 
 @dataclass(frozen=True)
@@ -402,7 +491,9 @@ def clean_entry(entry: ParsedEntry, rules: RuleSet) -> CleanEntry:
         removals.append(Removal("tracking-params", f"entry link: {', '.join(params)}"))
     if not sanitize.safe_scheme(link):
         link = ""
-    body, text, body_removals = clean_html(entry.html, rules, base_url=link)
+    body, text, body_removals = clean_html(
+        entry.html, rules, base_url=link, content_base=entry.base
+    )
     return CleanEntry(
         title=clean_title(entry.title),
         link=link,
@@ -421,11 +512,15 @@ def clean_title(title: str) -> str:
 
 
 def clean_html(
-    html: str, rules: RuleSet, base_url: str = ""
+    html: str, rules: RuleSet, base_url: str = "", content_base: str = ""
 ) -> tuple[str, str, tuple[Removal, ...]]:
-    """(safe html, its plain text, what was removed and by which rule). Never raises."""
+    """(safe html, its plain text, what was removed and by which rule). Never raises.
+
+    base_url is the article's own URL (which links are "same site"); relative URLs resolve
+    against content_base (the body's xml:base or the feed's URL), else against base_url.
+    """
     try:
-        return _Cleaner(rules, base_url).run(html)
+        return _Cleaner(rules, base_url, content_base).run(html)
     except Exception:  # the contract is "never raises"; fall back to sanitizer-only output
         log.exception("cleaner failed; returning sanitized html without rule cleaning")
         try:
@@ -489,6 +584,12 @@ _PRUNABLE = frozenset(
 def _valid_text(value: object) -> str:
     """Only characters XML 1.0 allows: the output ends up in Atom documents."""
     return _XML_INVALID.sub("", value) if isinstance(value, str) else ""
+
+
+def _web_url(url: str) -> str:
+    """The URL when it is http(s); resolving against anything else would give no web link."""
+    url = _valid_text(url).strip()
+    return url if url.lower().startswith(("http://", "https://")) else ""
 
 
 def _short(text: str, limit: int = _SHORT) -> str:
@@ -596,11 +697,10 @@ def _link_stats(nodes: Sequence[PageElement]) -> _LinkStats:
 class _Cleaner:
     """One clean of one body: owns the tree, the units and the removal log."""
 
-    def __init__(self, rules: RuleSet, base_url: str) -> None:
+    def __init__(self, rules: RuleSet, base_url: str, content_base: str = "") -> None:
         self.rules = rules
-        self.base = _valid_text(base_url).strip()
-        if not self.base.lower().startswith(("http://", "https://")):
-            self.base = ""
+        self.base = _web_url(base_url)
+        self.resolve_base = _web_url(content_base) or self.base
         # A FeedBurner redirect as base says nothing about which site the article is on.
         known = self.base and not _FEEDPROXY.search(self.base)
         self.site = sanitize.registrable_host(self.base) if known else ""
@@ -618,7 +718,7 @@ class _Cleaner:
             # that a later clean sees the same tree. Rare, hence only when it can happen.
             if not unsettled:
                 break
-            again = _Cleaner(self.rules, self.base)
+            again = _Cleaner(self.rules, self.base, self.resolve_base)
             settled, settled_text, unsettled = again._once(out)
             self.removals.extend(again.removals)
             for name, count in again.params_removed.items():
@@ -679,11 +779,13 @@ class _Cleaner:
     def _selectors(self, body: Tag) -> None:
         found: list[Tag] = []
         keyed = self.rules.keyed_selector
+        keys = self.rules.selector_keys
         if keyed is not None:
             found = [
                 el
                 for el in _tags(body)
-                if ("class" in el.attrs or "id" in el.attrs) and keyed.match(el)
+                if (keys.candidate(el) if keys else "class" in el.attrs or "id" in el.attrs)
+                and keyed.match(el)
             ]
         if self.rules.user_selector is not None:
             extra = self.rules.user_selector.select(body)
@@ -728,7 +830,7 @@ class _Cleaner:
                     break
         if not src:
             return False  # nothing to show (a data: URL or a placeholder the sanitizer dropped)
-        src = sanitize.absolutize(src, self.base)
+        src = sanitize.absolutize(src, self.resolve_base)
         if pixel is not None and any(
             _is_pixel_size(_attr(img, dim), max_size) for dim in ("width", "height")
         ):
@@ -746,7 +848,7 @@ class _Cleaner:
         if not href:
             a.unwrap()  # its script/bad URL is gone; the text stays as text
             return True
-        href = sanitize.absolutize(href, self.base)
+        href = sanitize.absolutize(href, self.resolve_base)
         for rule in self.rules.url_a:
             if rule.pattern is not None and rule.pattern.search(href):
                 self._record(rule.name, f"{_norm(a.get_text())} <{href}>".strip())
