@@ -275,6 +275,8 @@ def _interval(value: object) -> float:
     """Like a duration, but 0 is allowed: no spacing."""
     if value == 0 or value == "0":
         return 0.0
+    if isinstance(value, str) and (m := _DURATION.match(value)) and float(m.group(1)) == 0:
+        return 0.0  # "0s", "0ms"
     return parse_duration(value, "fetch.per_host_interval")
 
 

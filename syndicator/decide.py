@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from syndicator.config import AlertChannel
@@ -67,6 +68,18 @@ def story_link(link: str) -> str | None:
 _LANE = 24  # bits per counter; texts are far below 2**23 words
 _LANE_MASK = (1 << _LANE) - 1
 _SPREAD = [sum(1 << (_LANE * i) for i in range(8) if value >> i & 1) for value in range(256)]
+# _SPREAD shifted into place for each byte of the (big-endian) 8-byte word hash.
+_BYTE_LANES = tuple(
+    tuple(_SPREAD[b] << (_LANE * 8 * (7 - index)) for b in range(256)) for index in range(8)
+)
+
+
+@lru_cache(maxsize=1 << 15)  # a language's common words recur in every text: ~8 MB at most
+def _word_lanes(word: str) -> int:
+    """The word's 64 hash bits, one per lane."""
+    d = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    b0, b1, b2, b3, b4, b5, b6, b7 = _BYTE_LANES
+    return b0[d[0]] | b1[d[1]] | b2[d[2]] | b3[d[3]] | b4[d[4]] | b5[d[5]] | b6[d[6]] | b7[d[7]]
 
 
 def simhash(text: str) -> int | None:
@@ -77,11 +90,7 @@ def simhash(text: str) -> int | None:
         return None
     lanes = 0
     for word, count in Counter(words).items():
-        digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        spread = 0
-        for position, byte in enumerate(reversed(digest)):  # big-endian, as int.from_bytes
-            spread |= _SPREAD[byte] << (_LANE * 8 * position)
-        lanes += count * spread
+        lanes += count * _word_lanes(word)
     total = len(words)
     value = 0
     for bit in range(64):

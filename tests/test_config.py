@@ -146,3 +146,19 @@ def test_every_documented_syndicator_key_is_accepted(tmp_path: Path) -> None:
     assert (config.unhealthy_after, config.workers, config.max_entries) == (3, 1, 50)
     assert config.fetch.per_host_interval == 0
     assert config.server is not None and config.server.websub_hub == "https://hub.example/"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("0", 0.0), ('"0s"', 0.0), ('"0ms"', 0.0), ('"1.5s"', 1.5), ('"250ms"', 0.25)],
+)
+def test_per_host_interval_takes_zero_in_any_unit(
+    tmp_path: Path, value: str, seconds: float
+) -> None:
+    config = load_config(write(tmp_path, f"[fetch]\nper_host_interval = {value}\n"))
+    assert config.fetch.per_host_interval == seconds
+
+
+def test_a_negative_per_host_interval_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"fetch\.per_host_interval"):
+        load_config(write(tmp_path, '[fetch]\nper_host_interval = "-1s"\n'))

@@ -3,13 +3,17 @@ sources, unhealthy sources reported once, Retry-After and back-off, SMTP outages
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
 
 import httpx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syndicator.decide import health_change, near_identical, simhash, story_link
 from syndicator.model import SourceState
@@ -238,6 +242,35 @@ def test_story_decisions() -> None:
     assert a is not None and b is not None and c is not None
     assert near_identical(a, b) and not near_identical(a, c)
     assert simhash("zu kurz") is None
+
+
+def _reference_simhash(text: str) -> int | None:
+    """The definition, bit by bit: stored fingerprints must keep meaning the same."""
+    words = re.findall(r"\w+", text.casefold())
+    if len(words) < 40:
+        return None
+    counts = [0] * 64
+    for word in words:
+        digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        value = int.from_bytes(digest, "big")
+        for bit in range(64):
+            counts[bit] += value >> bit & 1
+    result = sum(1 << bit for bit in range(64) if counts[bit] * 2 > len(words))
+    return result - (1 << 64) if result >= 1 << 63 else result
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["NATO", "Brüssel", "gipfel", "der", "ü", "x1", "Ωμέγα"])
+        | st.text(min_size=1, max_size=8),
+        min_size=0,
+        max_size=120,
+    )
+)
+def test_property_simhash_is_the_per_bit_majority_of_word_hashes(words: list[str]) -> None:
+    text = " ".join(words)
+    assert simhash(text) == _reference_simhash(text)
 
 
 def test_health_changes_once() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from syndicator.clean.engine import (
     Rule,
     RuleSet,
+    check_user_rules,
     clean_entry,
     clean_html,
     clean_title,
@@ -19,6 +20,7 @@ from syndicator.clean.engine import (
 __all__ = [
     "Rule",
     "RuleSet",
+    "check_user_rules",
     "clean_entry",
     "clean_html",
     "clean_title",

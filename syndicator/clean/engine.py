@@ -307,9 +307,25 @@ def load_rules(drop: Sequence[str] = (), drop_selectors: Sequence[str] = ()) -> 
     return _load_rules(tuple(drop), tuple(drop_selectors))
 
 
+def check_user_rules(drop: Sequence[str] = (), drop_selectors: Sequence[str] = ()) -> None:
+    """What load_rules would raise for the user's rules, without compiling the package's: a
+    config can be checked at start-up by a process that never cleans anything itself."""
+    _user_rules(tuple(drop), tuple(drop_selectors))
+
+
 @lru_cache(maxsize=256)
 def _load_rules(drop: tuple[str, ...], drop_selectors: tuple[str, ...]) -> RuleSet:
-    rules = list(_package_rules())
+    rules = [*_package_rules(), *_user_rules(drop, drop_selectors)]
+    # The same regex twice in a config is harmless; keep the first.
+    unique: dict[str, Rule] = {}
+    for rule in rules:
+        unique.setdefault(rule.name, rule)
+    return RuleSet.of(list(unique.values()))
+
+
+@lru_cache(maxsize=256)
+def _user_rules(drop: tuple[str, ...], drop_selectors: tuple[str, ...]) -> tuple[Rule, ...]:
+    rules: list[Rule] = []
     for pattern in drop:
         if not isinstance(pattern, str) or not pattern.strip():
             raise ValueError(f"drop: empty regex {pattern!r}")
@@ -345,11 +361,7 @@ def _load_rules(drop: tuple[str, ...], drop_selectors: tuple[str, ...]) -> RuleS
                 selector=selector,
             )
         )
-    # The same regex twice in a config is harmless; keep the first.
-    unique: dict[str, Rule] = {}
-    for rule in rules:
-        unique.setdefault(rule.name, rule)
-    return RuleSet.of(list(unique.values()))
+    return tuple(rules)
 
 
 @lru_cache(maxsize=1)
