@@ -4,6 +4,7 @@ lost, at most one duplicate."""
 from __future__ import annotations
 
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -91,3 +92,68 @@ to = ["a@example.org"]
     again = run_cli("run", "--once", "--config", str(config))
     assert again.returncode == 0
     assert sum(alerted.values()) == len(box.messages)  # nothing more on a quiet run
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below pid, from /proc (workers may be grandchildren)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_worker_processes_end_when_the_daemon_is_killed(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A kill -9 leaves no worker behind waiting for jobs that will never come."""
+    names = sorted(p.name for p in REAL.iterdir())[:10]
+    sources = "".join(
+        f'[[sources]]\nname = "f{i}"\nurl = "{feed_server.serve_file(f"/{i}", REAL / name)}"\n'
+        for i, name in enumerate(names)
+    )
+    feed_server.routes["/stall"] = Route(b"<rss>" * 100, stall=True)
+    config = write_config(
+        tmp_path,
+        f'workers = 2\n[fetch]\ntimeout = "60s"\n'
+        f'[[sources]]\nname = "stalling"\nurl = "{feed_server.base}/stall"\n{sources}',
+    )
+    with subprocess.Popen(
+        [*syndicator_command(), "run", "--once", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stderr is not None
+        log = []
+        for line in proc.stderr:  # the pool has analysed a source: its workers run
+            log.append(line)
+            if "status=200" in line:
+                break
+        assert proc.poll() is None, "".join(log)
+        workers = _descendants(proc.pid)
+        proc.kill()
+    assert len(workers) >= 2, workers  # at least the forkserver and one worker
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)]
