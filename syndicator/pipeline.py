@@ -20,23 +20,28 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
 from syndicator import decide, schedule
 from syndicator.alert import Sender, deliver, make_sender
-from syndicator.clean import RuleSet, check_user_rules, clean_entry, load_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, FetchError, ParseError
 from syndicator.fetch import Limits, fetch, fetch_file, header_max_age, make_client
 from syndicator.match import Matcher, compile_topics
 from syndicator.model import Fetched, NewEntry, SourceState, StoredEntry
-from syndicator.parse import parse_feed
 from syndicator.publish import ALL, ping_hub, render_feed, utcnow, write_atomic
 from syndicator.store import Store, entry_uid
 
+if TYPE_CHECKING:
+    from syndicator.clean import RuleSet
+
 log = logging.getLogger(__name__)
+# syndicator.clean (bs4, soupsieve, nh3) and syndicator.parse (feedparser) are imported where
+# they are used: a run in which every source answers 304 never needs them, and its start-up
+# is most of its time. The worker processes preload them (_worker_context).
 
 
 @dataclass
@@ -77,6 +82,10 @@ class Analyser:
         # The user's rules are checked now; the rule set itself is built on first use, since
         # a process whose workers do the cleaning never needs it (a third of a warm run).
         for i, source in enumerate(config.sources):
+            if not (config.drop or source.drop or config.drop_selectors or source.drop_selectors):
+                continue
+            from syndicator.clean import check_user_rules
+
             try:
                 check_user_rules(
                     config.drop + source.drop, config.drop_selectors + source.drop_selectors
@@ -88,6 +97,8 @@ class Analyser:
         """A source's rules; the global ones for a source no longer in the config."""
         found = self._rules.get(source)
         if found is None:
+            from syndicator.clean import load_rules
+
             cfg, src = self.config, self._sources.get(source)
             found = load_rules(
                 drop=cfg.drop + (src.drop if src else ()),
@@ -118,6 +129,9 @@ class Analyser:
         headers: dict[str, str],
         known: dict[str, str],
     ) -> Analysis:
+        from syndicator.clean import clean_entry
+        from syndicator.parse import parse_feed
+
         try:
             feed = parse_feed(body, url, headers)
         except ParseError as exc:
@@ -148,6 +162,9 @@ def preview(
 ) -> bytes:
     """parse → clean → match → render for one document, with no store: the Atom a feed would
     publish. For checking rules and for fuzzing the whole path. Raises ParseError."""
+    from syndicator.clean import clean_entry
+    from syndicator.parse import parse_feed
+
     feed = parse_feed(body, url, headers)
     now = utcnow()
     stored = []
@@ -217,7 +234,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["syndicator.pipeline"])
+    ctx.set_forkserver_preload(["syndicator.pipeline", "syndicator.clean", "syndicator.parse"])
     return ctx
 
 
@@ -531,6 +548,8 @@ class Pipeline:
     def reclean(self) -> int:
         """Re-apply the current rules and topics to every stored entry, then republish all
         feeds: output follows rule changes without waiting for sources to change."""
+        from syndicator.clean import clean_entry
+
         updates = []
         matcher = self.analyser.matcher
         for entry_id, source, parsed in self.store.raw_entries():

@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from feedgen.feed import FeedGenerator
-
 from syndicator import __version__
 from syndicator.model import StoredEntry
 
@@ -43,6 +41,8 @@ def render_feed(
 ) -> bytes:
     """One Atom document. `topic` adds a note to each entry saying which terms matched."""
     self_url = f"{base_url}{name}.atom"
+    from feedgen.feed import FeedGenerator  # only when a feed changed: not on start-up
+
     fg = FeedGenerator()
     fg.id(self_url)
     fg.title(xml_safe(title))

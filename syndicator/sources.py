@@ -22,14 +22,12 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import tomlkit
-from bs4 import BeautifulSoup, Tag
 from tomlkit.items import AoT, Array
 
 from syndicator.config import _NAME, _RESERVED
 from syndicator.errors import FetchError, ParseError, SyndicatorError
 from syndicator.fetch import Limits, fetch, make_client
 from syndicator.model import Validators
-from syndicator.parse import parse_feed
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +87,8 @@ def discover_feeds(html: bytes | str, base_url: str) -> list[FeedLink]:
 
     Relative hrefs resolve against `<base href>` or the page URL; duplicates are dropped.
     """
+    from bs4 import BeautifulSoup, Tag  # only `add` needs it: kept off the daemon's start-up
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bs4 warns about XHTML-looking pages; harmless here
         soup = BeautifulSoup(html, "lxml")
@@ -212,6 +212,8 @@ async def find_feed(url: str, limits: Limits, user_agent: str = "") -> FoundFeed
     Raises FetchError/ParseError when `url` itself fails, SourceEditError when it is a page
     without a usable feed link.
     """
+    from syndicator.parse import parse_feed  # only `add` needs it: kept off start-up
+
     async with make_client(limits, user_agent) as client:
         page = await fetch(client, url, Validators(), limits)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import DATA, FeedServer, run_cli, syndicator_command, write_config
@@ -69,3 +70,21 @@ def test_match_shows_where_terms_matched() -> None:
     assert none.returncode == 1 and none.stdout.startswith("NO MATCH")
     bad = run_cli("match", "(NATO OR", "-")
     assert bad.returncode == 2 and "position" in bad.stderr
+
+
+def test_start_up_leaves_the_cleaner_and_feedparser_unimported() -> None:
+    """A run whose sources all answer 304 never cleans or parses: its start-up (most of its
+    time) must not pay for bs4, soupsieve, nh3, feedparser or feedgen."""
+    heavy = ["bs4", "soupsieve", "nh3", "feedparser", "feedgen", "syndicator.clean"]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys, syndicator.cli; print([m for m in {heavy!r} if m in sys.modules])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

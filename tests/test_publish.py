@@ -169,16 +169,16 @@ def test_worker_processes_and_in_process_analysis_publish_the_same(tmp_path: Pat
 def test_a_bug_in_analysis_costs_one_source_not_the_cycle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import syndicator.pipeline as pipeline_module
+    import syndicator.clean as clean_module
 
-    real_clean = pipeline_module.clean_entry
+    real_clean = clean_module.clean_entry
 
     def clean(entry, rules):  # type: ignore[no-untyped-def]
         if "Guardian" in entry.link or "guardian" in entry.link:
             raise RuntimeError("boom")
         return real_clean(entry, rules)
 
-    monkeypatch.setattr(pipeline_module, "clean_entry", clean)
+    monkeypatch.setattr(clean_module, "clean_entry", clean)  # the pipeline imports it late
     sources = (
         f'[[sources]]\nname = "g"\nurl = "{REAL / "rss-parser-guardian.rss"}"\n'
         f'[[sources]]\nname = "h"\nurl = "{REAL / "rss-parser-heise.atom"}"\n'
