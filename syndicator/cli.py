@@ -174,6 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # APScheduler logs every job it adds and runs; one line per poll cycle is ours to write.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
+    # httpx logs every request at INFO; the pipeline's one line per source says it with the
+    # outcome. Its request lines stay available at DEBUG.
+    logging.getLogger("httpx").setLevel(
+        logging.DEBUG if logging.root.level <= logging.DEBUG else logging.WARNING
+    )
     try:
         if args.command == "run":
             return _run(Path(args.config), args.once)

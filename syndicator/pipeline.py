@@ -1,8 +1,9 @@
 """The order of things: one poll of one source, and one cycle over every source that is due.
 
 This is the only module that knows the stages' order. Fetching is concurrent (asyncio, a global
-and a per-host limit); everything after the fetch — parse, clean, match, store — runs in one
-worker thread, so the store sees one writer and the event loop keeps fetching meanwhile.
+and a per-host limit); parse, clean and match (pure CPU work) run in worker processes, or in the
+store's thread when there are only a few sources; one thread writes the store, so it sees one
+writer and the event loop keeps fetching meanwhile.
 """
 
 from __future__ import annotations
