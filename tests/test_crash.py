@@ -31,15 +31,20 @@ FEEDS = [
 ]
 
 
+def _real_sources_and_a_stalling_one(feed_server: FeedServer, names: list[str]) -> str:
+    """[[sources]] for the named real feeds; /stall answers with headers and never finishes."""
+    feed_server.routes["/stall"] = Route(b"<rss>" * 100, stall=True)
+    return "".join(
+        f'[[sources]]\nname = "f{i}"\nurl = "{feed_server.serve_file(f"/{i}", REAL / name)}"\n'
+        for i, name in enumerate(names)
+    )
+
+
 def test_kill_9_mid_poll_loses_nothing(
     tmp_path: Path, feed_server: FeedServer, smtp: tuple[Mailbox, int]
 ) -> None:
     box, port = smtp
-    sources = "".join(
-        f'[[sources]]\nname = "f{i}"\nurl = "{feed_server.serve_file(f"/{i}", REAL / name)}"\n'
-        for i, name in enumerate(FEEDS)
-    )
-    feed_server.routes["/stall"] = Route(b"<rss>" * 100, stall=True)
+    sources = _real_sources_and_a_stalling_one(feed_server, FEEDS)
     config = write_config(
         tmp_path,
         f"""
@@ -127,11 +132,7 @@ def test_worker_processes_end_when_the_daemon_is_killed(
 ) -> None:
     """A kill -9 leaves no worker behind waiting for jobs that will never come."""
     names = sorted(p.name for p in REAL.iterdir())[:10]
-    sources = "".join(
-        f'[[sources]]\nname = "f{i}"\nurl = "{feed_server.serve_file(f"/{i}", REAL / name)}"\n'
-        for i, name in enumerate(names)
-    )
-    feed_server.routes["/stall"] = Route(b"<rss>" * 100, stall=True)
+    sources = _real_sources_and_a_stalling_one(feed_server, names)
     config = write_config(
         tmp_path,
         f'workers = 2\n[fetch]\ntimeout = "60s"\n'
