@@ -121,6 +121,7 @@ class Config:
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
     alerts: tuple[AlertChannel, ...] = field(default=())
+    retain: float = 90 * 86400.0  # seconds an entry is kept after it was first seen; 0: forever
 
     @property
     def base_url(self) -> str:
@@ -189,6 +190,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
             "base_url",
             "unhealthy_after",
             "workers",
+            "retain",
         },
     )
     interval = parse_duration(main.get("interval", "15m"), "syndicator.interval")
@@ -201,6 +203,12 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     unhealthy_after = _get(main, "syndicator.unhealthy_after", "unhealthy_after", int, 5)
     if unhealthy_after < 1:
         raise ConfigError("syndicator.unhealthy_after", "must be at least 1")
+    retain_value = main.get("retain", "90d")
+    retain = (
+        0.0
+        if not isinstance(retain_value, bool) and retain_value in (0, "0", "forever")
+        else parse_duration(retain_value, "syndicator.retain")
+    )
 
     fetch = _fetch(_table(raw, "fetch"))
     server = _server(raw, main)
@@ -225,6 +233,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         max_entries=max_entries,
         unhealthy_after=unhealthy_after,
         workers=workers,
+        retain=retain,
         fetch=fetch,
         server=server,
         drop=_strings(clean, "clean.drop", "drop"),

@@ -244,6 +244,10 @@ def _analyse_in_worker(job: tuple[str, bytes, str, dict[str, str], dict[str, str
     return _WORKER.analyse(*job)
 
 
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds:g} s"
+
+
 class _HostGate:
     """At most `concurrent` requests to one host at a time, and starts at least `spacing`
     seconds apart: the politeness a site expects from a feed poller."""
@@ -308,9 +312,21 @@ class Pipeline:
         self._to_poll = len(to_poll)
         if to_poll:
             asyncio.run(self._poll_all(to_poll, states, report))
+        self.forget_old()
         self.publish(report)
         report.alerts_sent, report.alerts_failed = deliver(self.store, self.senders, self.clock())
         return report
+
+    def forget_old(self) -> int:
+        """Apply `retain`: entries first seen longer ago go (their keys stay known, so they
+        are not new again), and every feed is rewritten without them."""
+        if self.config.retain <= 0:
+            return 0
+        gone = self.store.forget(self.clock() - self.config.retain)
+        if gone:
+            log.info("forgot %d entries first seen over %s ago", gone, _days(self.config.retain))
+            self._dirty.update([ALL, *(t.name for t in self.config.topics)])
+        return gone
 
     def next_wake(self) -> float:
         """The next source poll, or sooner if an alert waits for a retry."""

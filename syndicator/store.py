@@ -31,7 +31,7 @@ from syndicator.model import (
     Validators,
 )
 
-SCHEMA_VERSION = 2  # 2: entries.raw_base
+SCHEMA_VERSION = 3  # 2: entries.raw_base; 3: forgotten, entries_seen
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,6 +67,12 @@ CREATE INDEX IF NOT EXISTS entries_band1 ON entries (band1);
 CREATE INDEX IF NOT EXISTS entries_band2 ON entries (band2);
 CREATE INDEX IF NOT EXISTS entries_band3 ON entries (band3);
 CREATE INDEX IF NOT EXISTS entries_dup ON entries (dup_of) WHERE dup_of IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_seen ON entries (first_seen);
+-- Entries past the retention time: only what tells a poll they are not new.
+CREATE TABLE IF NOT EXISTS forgotten (
+    source TEXT NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (source, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hits (
     entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
     topic TEXT NOT NULL,
@@ -96,6 +102,7 @@ class Store(Protocol):
 
     def source_states(self) -> dict[str, SourceState]: ...
     def all_digests(self, source: str) -> dict[str, str]: ...
+    def forget(self, before: float) -> int: ...
     def save_states(
         self, states: Sequence[tuple[SourceState, Sequence[tuple[str, str, str]]]], now: float
     ) -> None: ...
@@ -249,10 +256,33 @@ class SQLiteStore:
     # -- entries ---------------------------------------------------------------------------
 
     def all_digests(self, source: str) -> dict[str, str]:
-        """Every stored entry's digest for a source: what an analysis needs to skip the
-        unchanged entries before cleaning them."""
-        rows = self._db.execute("SELECT key, digest FROM entries WHERE source=?", (source,))
-        return dict(rows.fetchall())
+        """Every stored or forgotten entry's digest for a source: what an analysis needs to
+        skip the unchanged entries before cleaning them."""
+        known = dict(
+            self._db.execute("SELECT key, digest FROM forgotten WHERE source=?", (source,))
+        )
+        # An entry stored again after it was forgotten (it changed) wins.
+        known.update(self._db.execute("SELECT key, digest FROM entries WHERE source=?", (source,)))
+        return known
+
+    def forget(self, before: float) -> int:
+        """Drop entries first seen before `before`, with their hits and outbox rows, keeping
+        only their key and digest: a feed that still lists one does not make it new again,
+        so it is neither republished nor alerted twice. Returns how many went."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO forgotten (source, key, digest) "
+                "SELECT source, key, digest FROM entries WHERE first_seen < ?",
+                (before,),
+            )
+            gone = self._db.execute("DELETE FROM entries WHERE first_seen < ?", (before,)).rowcount
+            if gone:
+                # A newer copy of a forgotten story now stands for itself.
+                self._db.execute(
+                    "UPDATE entries SET dup_of = NULL WHERE dup_of IS NOT NULL "
+                    "AND dup_of NOT IN (SELECT id FROM entries)"
+                )
+        return int(gone)
 
     def save_states(
         self, states: Sequence[tuple[SourceState, Sequence[tuple[str, str, str]]]], now: float

@@ -140,10 +140,12 @@ def test_every_documented_syndicator_key_is_accepted(tmp_path: Path) -> None:
             tmp_path,
             '[syndicator]\nstate = "s.db"\noutput_dir = "out"\ninterval = "5m"\n'
             'max_entries = 50\nbase_url = "http://h/"\nunhealthy_after = 3\nworkers = 1\n'
+            'retain = "7d"\n'
             '[fetch]\nper_host_interval = 0\n[server]\nwebsub_hub = "https://hub.example/"\n',
         )
     )
     assert (config.unhealthy_after, config.workers, config.max_entries) == (3, 1, 50)
+    assert config.retain == 7 * 86400
     assert config.fetch.per_host_interval == 0
     assert config.server is not None and config.server.websub_hub == "https://hub.example/"
 
@@ -162,3 +164,24 @@ def test_per_host_interval_takes_zero_in_any_unit(
 def test_a_negative_per_host_interval_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"fetch\.per_host_interval"):
         load_config(write(tmp_path, '[fetch]\nper_host_interval = "-1s"\n'))
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, 90 * 86400.0),
+        ('"30d"', 30 * 86400.0),
+        ('"12h"', 43200.0),
+        ("0", 0.0),
+        ('"forever"', 0.0),
+    ],
+)
+def test_retain_is_a_duration_or_forever(tmp_path: Path, value: str | None, seconds: float) -> None:
+    body = f"retain = {value}\n" if value is not None else ""
+    assert load_config(write(tmp_path, f"[syndicator]\n{body}")).retain == seconds
+
+
+@pytest.mark.parametrize("value", ['"soon"', "true", '"-3d"'])
+def test_a_bad_retain_names_the_key(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match=r"syndicator\.retain"):
+        load_config(write(tmp_path, f"[syndicator]\nretain = {value}\n"))

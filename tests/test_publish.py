@@ -189,3 +189,33 @@ def test_a_bug_in_analysis_costs_one_source_not_the_cycle(
     store.close()
     assert report.failed == {"g": "internal error: RuntimeError: boom"}
     assert report.new_entries == 15  # heise went through
+
+
+def test_entries_past_retain_leave_the_feeds_and_do_not_come_back(tmp_path: Path) -> None:
+    """`retain`: a month later the entries are forgotten and the feeds rewritten without
+    them; the source still lists them, yet they are not new again (no second alert)."""
+    source = f'[[sources]]\nname = "h"\nurl = "{REAL / "rss-parser-heise.atom"}"\n'
+    config = replace(
+        load_config(
+            write_config(
+                tmp_path,
+                f'retain = "30d"\n{source}[[topics]]\nname = "any"\nquery = "der OR die OR und"\n'
+                '[[alerts]]\ntype = "console"\n',
+            )
+        ),
+        workers=1,
+    )
+    assert config.retain == 30 * 86400
+    now = [1_900_000_000.0]
+    store = SQLiteStore(config.state)
+    first = Pipeline(config, store, clock=lambda: now[0]).run_cycle(once=True)
+    assert first.new_entries > 0 and first.alerts_sent > 0
+    atom = tmp_path / "feeds" / "all.atom"
+    assert len(etree.parse(str(atom)).getroot().findall(f"{A}entry")) == first.new_entries
+    now[0] += 31 * 86400
+    later = Pipeline(config, store, clock=lambda: now[0]).run_cycle(once=True)
+    assert later.new_entries == 0 and later.alerts_sent == 0
+    assert etree.parse(str(atom)).getroot().findall(f"{A}entry") == []
+    assert store.feed_entries(None, 100) == []
+    assert len(store.all_digests("h")) == first.new_entries
+    store.close()

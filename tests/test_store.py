@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from syndicator.model import CleanEntry, NewEntry, ParsedEntry, SourceState, TopicHit, Validators
-from syndicator.store import SQLiteStore, entry_uid
+from syndicator.store import SCHEMA_VERSION, SQLiteStore, entry_uid
 
 
 def new(key: str, title: str = "T", hits: tuple[TopicHit, ...] = ()) -> NewEntry:
@@ -99,6 +100,9 @@ def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     store.close()
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE entries DROP COLUMN raw_base")
+    db.execute("DROP TABLE forgotten")
+    db.execute("DROP INDEX entries_seen")
+    db.execute("DROP INDEX entries_dup")
     db.execute("UPDATE meta SET value='1' WHERE key='schema'")
     db.commit()
     db.close()
@@ -107,7 +111,50 @@ def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     assert raw.key == "a" and raw.base == ""
     upgraded.save_poll(SourceState("src"), [new("b")], [], 2.0)
     assert upgraded.all_digests("src") == {"a": "d-T", "b": "d-T"}
+    assert upgraded.forget(1.5) == 1 and upgraded.all_digests("src") == {"a": "d-T", "b": "d-T"}
     upgraded.close()
     db = sqlite3.connect(path)
-    assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+    assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
+        str(SCHEMA_VERSION),
+    )
     db.close()
+
+
+def test_forgotten_entries_leave_only_their_key_and_digest(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    hit = (TopicHit("nato", ("NATO",)),)
+    store.save_poll(SourceState("src"), [new("old", hits=hit)], [("mail", 0, ("nato",))], 100.0)
+    store.save_poll(SourceState("src"), [new("fresh", title="F")], [], 200.0)
+    assert store.forget(150.0) == 1
+    assert [e.title for e in store.feed_entries(None, 10)] == ["F"]
+    assert store.feed_entries("nato", 10) == []
+    assert store.pending_alerts("mail", 1000.0) == []  # its outbox row went with it
+    assert [raw.key for _, _, raw in store.raw_entries()] == ["fresh"]
+    assert store.all_digests("src") == {"old": "d-T", "fresh": "d-F"}  # still not new
+    assert store.source_states()["src"].entries == 1
+    assert store.forget(150.0) == 0
+    store.close()
+
+
+def test_a_story_outlives_its_forgotten_first_version(tmp_path: Path) -> None:
+    """The newer copy of a story whose first version was forgotten is published again."""
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    first = new("a", title="Long version")
+    second = new("b", title="Short")
+    story = "https://e/story"
+    first = dataclasses.replace(
+        first,
+        parsed=dataclasses.replace(first.parsed, link=story),
+        clean=dataclasses.replace(first.clean, link=story, text="a much longer text"),
+    )
+    second = dataclasses.replace(
+        second,
+        parsed=dataclasses.replace(second.parsed, link=story),
+        clean=dataclasses.replace(second.clean, link=story),
+    )
+    store.save_poll(SourceState("src"), [first], [], 100.0)
+    store.save_poll(SourceState("src"), [second], [], 200.0)
+    assert [e.title for e in store.feed_entries(None, 10)] == ["Long version"]
+    assert store.forget(150.0) == 1
+    assert [e.title for e in store.feed_entries(None, 10)] == ["Short"]
+    store.close()
