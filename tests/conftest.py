@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -207,6 +208,25 @@ def syndicator_command() -> list[str]:
     """The installed console script when there is one (as a user runs it), else the module."""
     exe = shutil.which("syndicator", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "syndicator"]
+
+
+@contextmanager
+def running(*args: str, cwd: Path | None = None) -> Iterator[subprocess.Popen[str]]:
+    """`syndicator ARGS` as a child with its output piped as text; a test that ends (or fails)
+    while it still runs leaves no process behind: it is killed."""
+    with subprocess.Popen(
+        [*syndicator_command(), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def run_cli(

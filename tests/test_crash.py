@@ -3,7 +3,6 @@ lost, at most one duplicate."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +15,7 @@ from tests.conftest import (
     Mailbox,
     Route,
     run_cli,
-    syndicator_command,
+    running,
     write_config,
 )
 
@@ -67,12 +66,7 @@ to = ["a@example.org"]
 """,
     )
     saved = 0
-    with subprocess.Popen(
-        [*syndicator_command(), "run", "--once", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
+    with running("run", "--once", "--config", str(config)) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:  # wait until some sources are stored, while one still hangs
             if "status=200" in line:
@@ -138,12 +132,7 @@ def test_worker_processes_end_when_the_daemon_is_killed(
         f'workers = 2\n[fetch]\ntimeout = "60s"\n'
         f'[[sources]]\nname = "stalling"\nurl = "{feed_server.base}/stall"\n{sources}',
     )
-    with subprocess.Popen(
-        [*syndicator_command(), "run", "--once", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
+    with running("run", "--once", "--config", str(config)) as proc:
         assert proc.stderr is not None
         log = []
         for line in proc.stderr:  # the pool has analysed a source: its workers run

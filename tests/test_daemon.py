@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from tests.conftest import (
     FeedServer,
     Route,
     free_port,
-    syndicator_command,
+    running,
     wait_until,
     write_config,
 )
@@ -41,13 +39,7 @@ query = "NATO"
 type = "console"
 """,
     )
-    proc = subprocess.Popen(
-        [*syndicator_command(), "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with running("run", "--config", str(config)) as proc:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: (tmp_path / "feeds" / "nato.atom").exists(), proc)
         feed = httpx.get(f"{base}/nato.atom")
@@ -65,10 +57,6 @@ type = "console"
         assert proc.returncode == 0, err
         assert time.monotonic() - started < 10
         assert out.count("ALERT [nato]") == 2
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def test_sigterm_during_a_stalled_poll_exits_0_within_10s(
@@ -85,23 +73,14 @@ name = "stalling"
 url = "{feed_server.base}/stall"
 """,
     )
-    with subprocess.Popen(
-        [*syndicator_command(), "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        try:
-            deadline = time.monotonic() + 60
-            while not feed_server.requests_to("/stall"):  # the poll is now in flight
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=15)
-            assert proc.returncode == 0, err
-            assert time.monotonic() - started < 10
-            assert "abandoning the poll in flight" in err
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
+    with running("run", "--config", str(config)) as proc:
+        deadline = time.monotonic() + 60
+        while not feed_server.requests_to("/stall"):  # the poll is now in flight
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err
+        assert time.monotonic() - started < 10
+        assert "abandoning the poll in flight" in err

@@ -45,11 +45,10 @@ def test_shipped_config_serves_a_topic_feed_as_the_readme_says(tmp_path: Path) -
     import re
     import shutil
     import signal
-    import subprocess
 
     import httpx
 
-    from tests.conftest import free_port, syndicator_command, wait_until
+    from tests.conftest import free_port, running, wait_until
 
     shutil.copytree(ROOT / "samples", tmp_path / "samples")
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
@@ -60,21 +59,13 @@ def test_shipped_config_serves_a_topic_feed_as_the_readme_says(tmp_path: Path) -
     port = free_port()
     text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{port}"')
     (tmp_path / "config.toml").write_text(text, encoding="utf-8")
-    with subprocess.Popen(
-        [*syndicator_command(), "run"],
-        cwd=tmp_path,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as proc:
-        try:
-            wait_until(lambda: (tmp_path / "feeds" / "indo-pacific.atom").exists(), proc)
-            page = httpx.get(f"http://127.0.0.1:{port}/")
-            assert 'href="/nato.atom"' in page.text
-            feed = httpx.get(f"http://127.0.0.1:{port}/nato.atom")
-            assert feed.status_code == 200 and "NATO und Japan planen" in feed.text
-            assert "[Anzeige_2]" not in feed.text and "utm_source" not in feed.text
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            out, _ = proc.communicate(timeout=15)
+    with running("run", cwd=tmp_path) as proc:
+        wait_until(lambda: (tmp_path / "feeds" / "indo-pacific.atom").exists(), proc)
+        page = httpx.get(f"http://127.0.0.1:{port}/")
+        assert 'href="/nato.atom"' in page.text
+        feed = httpx.get(f"http://127.0.0.1:{port}/nato.atom")
+        assert feed.status_code == 200 and "NATO und Japan planen" in feed.text
+        assert "[Anzeige_2]" not in feed.text and "utm_source" not in feed.text
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
     assert "ALERT [nato,indo-pacific] NATO und Japan planen Verbindungsbüro in Tokio" in out

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import re
 import signal
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -24,7 +22,7 @@ from tests.conftest import (
     Route,
     free_port,
     run_cli,
-    syndicator_command,
+    running,
     wait_until,
     write_config,
 )
@@ -204,30 +202,21 @@ from = "s@example.org"
 to = ["a@example.org"]
 """
     config = write_config(tmp_path, base)
-    with subprocess.Popen(
-        [*syndicator_command(), "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        try:
-            feeds = tmp_path / "feeds"
-            wait_until(lambda: (feeds / "nato.atom").exists(), proc)
-            assert box.messages == []
-            box.refuse = False  # the mail server is back: every alert arrives, once
-            wait_until(lambda: len(box.messages) >= 2, proc)
-            # A new topic in the config, then SIGHUP: its feed appears without a restart.
-            config.write_text(config.read_text() + '[[topics]]\nname = "japan"\nquery = "Japan"\n')
-            proc.send_signal(signal.SIGHUP)
-            wait_until(lambda: (feeds / "japan.atom").exists(), proc)
-            served = httpx.get(f"http://127.0.0.1:{port}/japan.atom")
-            assert served.status_code == 200 and "Verbindungsbüro" in served.text
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=15)
-            assert proc.returncode == 0
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
+    with running("run", "--config", str(config)) as proc:
+        feeds = tmp_path / "feeds"
+        wait_until(lambda: (feeds / "nato.atom").exists(), proc)
+        assert box.messages == []
+        box.refuse = False  # the mail server is back: every alert arrives, once
+        wait_until(lambda: len(box.messages) >= 2, proc)
+        # A new topic in the config, then SIGHUP: its feed appears without a restart.
+        config.write_text(config.read_text() + '[[topics]]\nname = "japan"\nquery = "Japan"\n')
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: (feeds / "japan.atom").exists(), proc)
+        served = httpx.get(f"http://127.0.0.1:{port}/japan.atom")
+        assert served.status_code == 200 and "Verbindungsbüro" in served.text
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+        assert proc.returncode == 0
     subjects = sorted(str(m["Subject"]) for m in box.messages)
     assert len(subjects) == 2 and all(s.startswith("[nato] NATO") for s in subjects)
 
