@@ -203,12 +203,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     unhealthy_after = _get(main, "syndicator.unhealthy_after", "unhealthy_after", int, 5)
     if unhealthy_after < 1:
         raise ConfigError("syndicator.unhealthy_after", "must be at least 1")
-    retain_value = main.get("retain", "90d")
-    retain = (
-        0.0
-        if not isinstance(retain_value, bool) and retain_value in (0, "0", "forever")
-        else parse_duration(retain_value, "syndicator.retain")
-    )
+    retain = _duration_or_none(main.get("retain", "90d"), "syndicator.retain", "forever")
 
     fetch = _fetch(_table(raw, "fetch"))
     server = _server(raw, main)
@@ -269,7 +264,9 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
         max_redirects=_get(table, "fetch.max_redirects", "max_redirects", int, d.max_redirects),
         concurrency=_get(table, "fetch.concurrency", "concurrency", int, d.concurrency),
         per_host=_get(table, "fetch.per_host", "per_host", int, d.per_host),
-        per_host_interval=_interval(table.get("per_host_interval", d.per_host_interval)),
+        per_host_interval=_duration_or_none(
+            table.get("per_host_interval", d.per_host_interval), "fetch.per_host_interval"
+        ),
         user_agent=_get(table, "fetch.user_agent", "user_agent", str, d.user_agent),
     )
     for key in ("concurrency", "per_host"):
@@ -280,13 +277,15 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
     return settings
 
 
-def _interval(value: object) -> float:
-    """Like a duration, but 0 is allowed: no spacing."""
-    if value == 0 or value == "0":
+def _duration_or_none(value: object, key: str, *words: str) -> float:
+    """Like a duration, but zero ("0", 0, "0s", or one of `words`) is allowed: 0.0 for none."""
+    if isinstance(value, bool):
+        return parse_duration(value, key)  # the error that names the key
+    if value == 0 or value == "0" or value in words:
         return 0.0
     if isinstance(value, str) and (m := _DURATION.match(value)) and float(m.group(1)) == 0:
-        return 0.0  # "0s", "0ms"
-    return parse_duration(value, "fetch.per_host_interval")
+        return 0.0
+    return parse_duration(value, key)
 
 
 def _server(raw: Mapping[str, Any], main: Mapping[str, Any]) -> ServerSettings | None:

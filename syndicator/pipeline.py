@@ -82,17 +82,26 @@ class Analyser:
         self._rules: dict[str, RuleSet] = {}
         # The user's rules are checked now; the rule set itself is built on first use, since
         # a process whose workers do the cleaning never needs it (a third of a warm run).
-        for i, source in enumerate(config.sources):
-            if not (config.drop or source.drop or config.drop_selectors or source.drop_selectors):
-                continue
+        custom = [(i, self._user_rules(s.name)) for i, s in enumerate(config.sources)]
+        custom = [(i, rules) for i, rules in custom if rules[0] or rules[1]]
+        if custom:
             from syndicator.clean import check_user_rules
 
-            try:
-                check_user_rules(
-                    config.drop + source.drop, config.drop_selectors + source.drop_selectors
-                )
-            except ValueError as exc:
-                raise ConfigError(f"sources[{i}] (or clean)", f"bad cleaning rule: {exc}") from exc
+            for i, (drop, selectors) in custom:
+                try:
+                    check_user_rules(drop, selectors)
+                except ValueError as exc:
+                    raise ConfigError(
+                        f"sources[{i}] (or clean)", f"bad cleaning rule: {exc}"
+                    ) from exc
+
+    def _user_rules(self, source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(drop, drop_selectors) for a source: the global ones, then its own."""
+        src = self._sources.get(source)
+        return (
+            self.config.drop + (src.drop if src else ()),
+            self.config.drop_selectors + (src.drop_selectors if src else ()),
+        )
 
     def rules_for(self, source: str) -> RuleSet:
         """A source's rules; the global ones for a source no longer in the config."""
@@ -100,12 +109,8 @@ class Analyser:
         if found is None:
             from syndicator.clean import load_rules
 
-            cfg, src = self.config, self._sources.get(source)
-            found = load_rules(
-                drop=cfg.drop + (src.drop if src else ()),
-                drop_selectors=cfg.drop_selectors + (src.drop_selectors if src else ()),
-            )
-            self._rules[source] = found
+            drop, selectors = self._user_rules(source)
+            found = self._rules[source] = load_rules(drop=drop, drop_selectors=selectors)
         return found
 
     def analyse(

@@ -269,6 +269,12 @@ class SQLiteStore:
         """Drop entries first seen before `before`, with their hits and outbox rows, keeping
         only their key and digest: a feed that still lists one does not make it new again,
         so it is neither republished nor alerted twice. Returns how many went."""
+        # Every cycle asks; almost always nothing is due, and that needs no write lock.
+        due = self._db.execute(
+            "SELECT 1 FROM entries WHERE first_seen < ? LIMIT 1", (before,)
+        ).fetchone()
+        if due is None:
+            return 0
         with self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO forgotten (source, key, digest) "

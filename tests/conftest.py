@@ -230,10 +230,15 @@ def running(*args: str, cwd: Path | None = None) -> Iterator[subprocess.Popen[st
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*syndicator_command(), *args],
+        input=stdin,
         cwd=cwd,
         capture_output=True,
         text=True,

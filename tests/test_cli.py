@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import DATA, FeedServer, run_cli, syndicator_command, write_config
+from tests.conftest import DATA, FeedServer, run_cli, write_config
 
 SAMPLE = DATA / "sample-news.rss"
 
@@ -49,24 +49,14 @@ def test_reclean_applies_new_rules_to_stored_entries(tmp_path: Path) -> None:
 
 
 def test_match_shows_where_terms_matched() -> None:
-    proc = subprocess.run(
-        [*syndicator_command(), "match", "NATO AND Indopazifi*", "-"],
-        input="Der NATO-Gipfel beriet über den Indopazifik.",
-        capture_output=True,
-        text=True,
-        timeout=60,
+    proc = run_cli(
+        "match", "NATO AND Indopazifi*", "-", stdin="Der NATO-Gipfel beriet über den Indopazifik."
     )
     assert proc.returncode == 0 and proc.stdout.startswith("MATCH")
     assert "[NATO]" in proc.stdout
     miss = run_cli("match", "NATO", str(DATA / "seed" / "nato-japan-liaison-office.de.txt"))
     assert miss.returncode == 0
-    none = subprocess.run(
-        [*syndicator_command(), "match", "NATO", "-"],
-        input="Reise durch Anatolien",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    none = run_cli("match", "NATO", "-", stdin="Reise durch Anatolien")
     assert none.returncode == 1 and none.stdout.startswith("NO MATCH")
     bad = run_cli("match", "(NATO OR", "-")
     assert bad.returncode == 2 and "position" in bad.stderr
