@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from syndicator.clean import RuleSet
 
 log = logging.getLogger(__name__)
-# syndicator.clean (bs4, soupsieve, nh3) and syndicator.parse (feedparser) are imported where
+# syndicator.clean (lxml, cssselect, nh3) and syndicator.parse (feedparser) are imported where
 # they are used: a run in which every source answers 304 never needs them, and its start-up
 # is most of its time. The worker processes preload them (_worker_context).
 

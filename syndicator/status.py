@@ -301,7 +301,7 @@ def check_rules(config: Config) -> None:
         try:
             load_rules(drop=drop, drop_selectors=selectors)
         except ValueError as exc:
-            first = (str(exc).splitlines() or [""])[0]  # soupsieve adds a multi-line caret
+            first = (str(exc).splitlines() or [""])[0]  # keep one line of a parser message
             raise ConfigError(key, f"bad cleaning rule: {first}") from exc
 
 

@@ -1061,7 +1061,7 @@ SELECTOR_ELEMENTS = st.builds(
     st.lists(
         st.sampled_from(
             [
-                *sorted(RULES.selector_keys.classes if RULES.selector_keys else ()),
+                *sorted({c for part in RULES.keyed if part.keys for c in part.keys.classes}),
                 *("share", "ad", "Sharedaddy", "more-link2", "x"),
             ]
         ),
@@ -1079,10 +1079,8 @@ SELECTOR_ELEMENTS = st.builds(
 def test_property_selector_keys_never_skip_an_element_a_selector_matches(
     elements: list[tuple[str, list[str], str | None]],
 ) -> None:
-    from bs4 import BeautifulSoup
+    from syndicator.clean import tree
 
-    keys, keyed = RULES.selector_keys, RULES.keyed_selector
-    assert keys is not None and keyed is not None
     markup = "".join(
         f"<{tag}"
         + (f' class="{" ".join(classes)}"' if classes else "")
@@ -1090,16 +1088,27 @@ def test_property_selector_keys_never_skip_an_element_a_selector_matches(
         + f">t</{tag}>"
         for tag, classes, ident in elements
     )
-    soup = BeautifulSoup(f"<body>{markup}</body>", "lxml")
-    for el in soup.body.find_all(True) if soup.body else []:
-        if keyed.match(el):
-            assert keys.candidate(el), str(el)
+    parsed = tree.parse(markup, "keyed")
+    assert parsed is not None and RULES.keyed
+    for part in RULES.keyed:
+        assert part.keys is not None, part.rule
+        classes = {c for el in parsed.mapping.values() for c in el.attrs.get("class", "").split()}
+        ids = {i.lower() for el in parsed.mapping.values() if (i := el.attrs.get("id"))}
+        hits = part.xpath(parsed.lxml_root)
+        assert isinstance(hits, list)
+        if hits:
+            assert part.keys.present(classes, ids), (markup, part.rule)
+        for hit in hits:
+            el = parsed.mapping.get(hit)
+            assert el is not None and part.keys.candidate(el), (markup, part.rule, hit)
 
 
 def test_selector_keys_change_no_output_on_the_corpora() -> None:
     """The pre-filter only saves time: every body cleans to the same bytes without it."""
-    assert RULES.selector_keys is not None
-    unkeyed = dataclasses.replace(RULES, selector_keys=None)
+    assert RULES.keyed and all(part.keys is not None for part in RULES.keyed)
+    unkeyed = dataclasses.replace(
+        RULES, keyed=tuple(dataclasses.replace(part, keys=None) for part in RULES.keyed)
+    )
     bodies = _corpus_bodies()
     assert len(bodies) > 400
     for html, link in bodies:

@@ -17,13 +17,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-import soupsieve
-from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
+from lxml import etree
 
-from syndicator.clean import sanitize
+from syndicator.clean import sanitize, tree
+from syndicator.clean.tree import Element, Node, Text
 from syndicator.model import CleanEntry, ParsedEntry, Removal
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,12 @@ class RuleSet:
     block: tuple[Rule, ...] = field(default=(), repr=False)
     teasers: tuple[Rule, ...] = field(default=(), repr=False)
     tails: tuple[Rule, ...] = field(default=(), repr=False)
-    selectors: tuple[tuple[Rule, soupsieve.SoupSieve], ...] = field(default=(), repr=False)
-    # Package selectors all name a class or id, so only elements carrying one are tried
-    # (soupsieve over every element was a third of the cleaning time); users' run everywhere.
-    keyed_selector: soupsieve.SoupSieve | None = field(default=None, repr=False)
-    # What an element must carry to possibly match keyed_selector; None: try every element.
-    selector_keys: _SelectorKeys | None = field(default=None, repr=False, compare=False)
-    user_selector: soupsieve.SoupSieve | None = field(default=None, repr=False)
+    selectors: tuple[tuple[Rule, etree.XPath], ...] = field(default=(), repr=False)
+    # The package rules' selectors one by one, in rule order: each names a class or id, so it
+    # is only evaluated on a body that has an element carrying one of its own.
+    keyed: tuple[_KeyedSelector, ...] = field(default=(), repr=False, compare=False)
+    # The users' selectors as one, evaluated on every body.
+    user_selector: etree.XPath | None = field(default=None, repr=False)
     url_img: tuple[Rule, ...] = field(default=(), repr=False)
     url_a: tuple[Rule, ...] = field(default=(), repr=False)
     structural: tuple[Rule, ...] = field(default=(), repr=False)
@@ -101,8 +100,13 @@ class RuleSet:
             if rule.name in names:
                 raise ValueError(f"duplicate rule name {rule.name!r}")
             names.add(rule.name)
-        selectors = tuple((r, soupsieve.compile(r.selector)) for r in rules if r.kind == "selector")
-        keyed = ", ".join(r.selector for r, _ in selectors if r.origin != "config")
+        selectors = tuple((r, compile_selector(r.selector)) for r in rules if r.kind == "selector")
+        keyed = tuple(
+            _KeyedSelector(r.name, _SelectorKeys.of(part), compile_selector(part))
+            for r, _ in selectors
+            if r.origin != "config"
+            for part in _split_selector_list(r.selector)
+        )
         user = ", ".join(r.selector for r, _ in selectors if r.origin == "config")
         tracking = [r for r in rules if r.kind == "params"]
         block = tuple(r for r in rules if r.kind == "block")
@@ -114,9 +118,8 @@ class RuleSet:
             tails=tuple(r for r in rules if r.kind in ("tail",))
             + tuple(r for r in rules if r.kind == "structural" and r.test == "topic-links"),
             selectors=selectors,
-            keyed_selector=soupsieve.compile(keyed) if keyed else None,
-            selector_keys=_SelectorKeys.of(keyed) if keyed else None,
-            user_selector=soupsieve.compile(user) if user else None,
+            keyed=keyed,
+            user_selector=compile_selector(user) if user else None,
             url_img=tuple(r for r in rules if r.kind == "url" and r.target in ("img", "any")),
             url_a=tuple(r for r in rules if r.kind == "url" and r.target in ("a", "any")),
             structural=tuple(r for r in rules if r.kind == "structural"),
@@ -142,12 +145,12 @@ class RuleSet:
 
 @dataclass(frozen=True)
 class _SelectorKeys:
-    """A necessary condition for matching the package selectors, checked without soupsieve.
+    """A necessary condition for matching the package selectors, checked while the tree is built.
 
-    Package selectors name a class or an id on the element they select, so an element that
-    carries none of those classes, ids or id prefixes cannot match, and soupsieve (which was a
-    fifth of the cleaning time even on class/id elements only) is asked only about the rest.
-    Built from the selector text; a selector whose subject it cannot read gives no keys.
+    Package selectors name a class or an id on the element they select, so in a body where no
+    element carries one of those classes, ids or id prefixes (most bodies) they cannot match and
+    are not evaluated. Built from the selector text; a selector whose subject it cannot read
+    gives no keys.
     """
 
     classes: frozenset[str]
@@ -181,19 +184,47 @@ class _SelectorKeys:
                 return None
         return cls(frozenset(classes), frozenset(ids), tuple(sorted(prefixes)))
 
-    def candidate(self, el: Tag) -> bool:
+    def candidate(self, el: Element) -> bool:
         attrs = el.attrs
         names = attrs.get("class")
-        if names:
-            if isinstance(names, str):
-                names = names.split()
-            if not self.classes.isdisjoint(names):
-                return True
+        if names and not self.classes.isdisjoint(names.split()):
+            return True
         ident = attrs.get("id")
-        if isinstance(ident, str) and ident:
+        if ident:
             ident = ident.lower()
             return ident in self.ids or ident.startswith(self.id_prefixes)
         return False
+
+    def present(self, classes: set[str], ids: set[str]) -> bool:
+        """Whether a body whose elements carry these classes and (lowercased, non-empty) ids
+        has an element that is a candidate()."""
+        return (
+            not self.classes.isdisjoint(classes)
+            or not self.ids.isdisjoint(ids)
+            or bool(self.id_prefixes and any(i.startswith(self.id_prefixes) for i in ids))
+        )
+
+
+@dataclass(frozen=True)
+class _KeyedSelector:
+    """One selector of a package rule's selector list."""
+
+    rule: str
+    keys: _SelectorKeys | None  # None: evaluated on every body
+    xpath: etree.XPath
+
+
+def compile_selector(selector: str) -> etree.XPath:
+    """A CSS selector list as one XPath over the whole document (what cssselect, the
+    translator behind lxml.cssselect, supports). Raises ValueError saying what is wrong."""
+    from cssselect import HTMLTranslator, SelectorError
+
+    try:
+        return etree.XPath(HTMLTranslator().css_to_xpath(selector))
+    except SelectorError as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from exc
+    except (etree.XPathError, TypeError) as exc:
+        raise ValueError(f"cannot be evaluated: {exc}") from exc
 
 
 # The subject compound of a package selector: an optional tag, then classes, ids and
@@ -349,8 +380,8 @@ def _user_rules(drop: tuple[str, ...], drop_selectors: tuple[str, ...]) -> tuple
         if not isinstance(selector, str) or not selector.strip():
             raise ValueError(f"drop_selectors: empty selector {selector!r}")
         try:
-            soupsieve.compile(selector)
-        except Exception as exc:  # SelectorSyntaxError, or a TypeError on odd input
+            compile_selector(selector)
+        except ValueError as exc:
             raise ValueError(f"drop_selectors: invalid selector {selector!r}: {exc}") from exc
         rules.append(
             Rule(
@@ -408,7 +439,10 @@ def parse_rule(raw: dict[str, Any], origin: str) -> Rule:
     if kind == "selector":
         if not isinstance(selector, str) or not selector:
             raise ValueError(f"{where}: needs a selector")
-        soupsieve.compile(selector)
+        try:
+            compile_selector(selector)
+        except ValueError as exc:
+            raise ValueError(f"{where}: invalid selector: {exc}") from exc
     target = raw.get("target", "any")
     if target not in _URL_TARGETS:
         raise ValueError(f"{where}: target must be one of {', '.join(_URL_TARGETS)}")
@@ -613,23 +647,25 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def _attr(tag: Tag, name: str) -> str:
-    value = tag.get(name)
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else " ".join(value)
+def _attr(tag: Element, name: str) -> str:
+    return tag.attrs.get(name) or ""
 
 
-def _text_of(node: PageElement) -> str:
-    if isinstance(node, Tag):
+def _plain(node: Node | None) -> TypeGuard[Text]:
+    """An article-text node (not ruby annotation text, which get_text() leaves out)."""
+    return type(node) is Text and not node.kind
+
+
+def _text_of(node: Node) -> str:
+    if type(node) is Element:
         return node.get_text()
-    return str(node) if type(node) is NavigableString else ""
+    return node.data if type(node) is Text and not node.kind else ""
 
 
-def _meaningful(node: PageElement) -> bool:
-    if isinstance(node, Tag):
+def _meaningful(node: Node) -> bool:
+    if type(node) is Element:
         return True
-    return type(node) is NavigableString and bool(node.strip())
+    return type(node) is Text and not node.kind and bool(node.data.strip())
 
 
 class _Unit:
@@ -649,12 +685,12 @@ class _Unit:
 
     def __init__(
         self,
-        nodes: list[PageElement],
-        element: Tag | None,
-        parent: Tag,
+        nodes: list[Node],
+        element: Element | None,
+        parent: Element,
         ancestors: frozenset[str],
-        br_before: Tag | None = None,
-        br_after: Tag | None = None,
+        br_before: Element | None = None,
+        br_after: Element | None = None,
     ) -> None:
         self.nodes = nodes
         self.element = element
@@ -670,7 +706,7 @@ class _Unit:
         self.text = _norm("".join(_text_of(n) for n in self.nodes))
 
     @property
-    def children(self) -> list[PageElement]:
+    def children(self) -> list[Node]:
         return list(self.element.children) if self.element is not None else list(self.nodes)
 
     @property
@@ -682,27 +718,27 @@ class _Unit:
 class _LinkStats:
     plain: str
     linked: str
-    links: list[Tag]
+    links: list[Element]
     images: int
 
 
-def _link_stats(nodes: Sequence[PageElement]) -> _LinkStats:
+def _link_stats(nodes: Sequence[Node]) -> _LinkStats:
     plain: list[str] = []
     linked: list[str] = []
-    links: list[Tag] = []
+    links: list[Element] = []
     images = 0
-    stack: list[tuple[PageElement, bool]] = [(n, False) for n in reversed(nodes)]
+    stack: list[tuple[Node, bool]] = [(n, False) for n in reversed(nodes)]
     while stack:
         node, in_link = stack.pop()
-        if isinstance(node, Tag):
+        if type(node) is Element:
             if node.name == "a":
                 links.append(node)
                 in_link = True
             elif node.name == "img":
                 images += 1
             stack.extend((c, in_link) for c in reversed(node.contents))
-        elif type(node) is NavigableString:
-            (linked if in_link else plain).append(str(node))
+        elif type(node) is Text and not node.kind:
+            (linked if in_link else plain).append(node.data)
     return _LinkStats(_norm("".join(plain)), _norm("".join(linked)), links, images)
 
 
@@ -718,7 +754,7 @@ class _Cleaner:
         self.site = sanitize.registrable_host(self.base) if known else ""
         self.removals: list[Removal] = []
         self.params_removed: dict[str, int] = {}
-        self.soup: BeautifulSoup | None = None
+        self.body: Element | None = None
 
     # -- pipeline ------------------------------------------------------------------------------
 
@@ -767,11 +803,14 @@ class _Cleaner:
         safe = _valid_text(sanitize.sanitize_input(raw))  # "&#1;" decodes to a control char
         if not safe.strip():
             return "", "", False
-        self.soup = BeautifulSoup(f"<body>{safe}</body>", "lxml")
-        body = self.soup.body
-        if body is None:
+        rules = self.rules
+        keep = "all" if rules.user_selector is not None else "keyed" if rules.keyed else ""
+        parsed = tree.parse(safe, keep)
+        if parsed is None:
             return "", "", False
-        self._selectors(body)
+        body = self.body = parsed.body
+        if parsed.mapping:
+            self._selectors(parsed)
         self._elements(body)
         # Empty elements go before the rules look, so that every decision sees the tree the
         # output will have (otherwise a second clean could decide differently).
@@ -788,36 +827,42 @@ class _Cleaner:
 
     # -- element-level rules -------------------------------------------------------------------
 
-    def _selectors(self, body: Tag) -> None:
-        found: list[Tag] = []
-        keyed = self.rules.keyed_selector
-        keys = self.rules.selector_keys
-        if keyed is not None:
-            found = [
-                el
-                for el in _tags(body)
-                if (keys.candidate(el) if keys else "class" in el.attrs or "id" in el.attrs)
-                and keyed.match(el)
-            ]
+    def _selectors(self, parsed: tree.Parsed) -> None:
+        """Elements matching a selector go, outermost first, in document order."""
+        root, mapping = parsed.lxml_root, parsed.mapping
+        keyed = [el for el in mapping.values() if "class" in el.attrs or "id" in el.attrs]
+        classes = {name for el in keyed for name in el.attrs.get("class", "").split()}
+        ids = {ident.lower() for el in keyed if (ident := el.attrs.get("id"))}
+        # element -> the first rule (package rules come first) whose selector matches it
+        found: dict[etree._Element, str] = {}
+        for part in self.rules.keyed:
+            if part.keys is None or part.keys.present(classes, ids):
+                for lx in _select(part.xpath, root):
+                    el = mapping.get(lx)
+                    if el is not None and ("class" in el.attrs or "id" in el.attrs):
+                        found.setdefault(lx, part.rule)
         if self.rules.user_selector is not None:
-            extra = self.rules.user_selector.select(body)
-            if found:
-                seen = {id(el) for el in found}
-                order = {id(el): i for i, el in enumerate(_tags(body))}
-                found = found + [el for el in extra if id(el) not in seen]
-                found.sort(key=lambda el: order.get(id(el), 0))
-            else:
-                found = extra
+            hits = [lx for lx in _select(self.rules.user_selector, root) if lx not in found]
+            if hits:
+                per_rule = [
+                    (r.name, set(_select(xpath, root)))
+                    for r, xpath in self.rules.selectors
+                    if r.origin == "config"
+                ]
+                for lx in hits:
+                    found[lx] = next((n for n, matched in per_rule if lx in matched), "selector")
+        if not found:
+            return
         gone: set[int] = set()
-        for el in found:
-            if any(id(p) in gone for p in el.parents):
+        for lx, el in mapping.items():
+            name = found.get(lx)
+            if name is None or any(id(p) in gone for p in el.parents):
                 continue
-            name = next((r.name for r, sv in self.rules.selectors if sv.match(el)), "selector")
             self._record(name, _norm(el.get_text()) or f"<{el.name}>")
             gone.add(id(el))
             el.extract()
 
-    def _elements(self, body: Tag) -> None:
+    def _elements(self, body: Element) -> None:
         pixel = self.rules.test("pixel-size")
         max_size = pixel.number("max_size", 1) if pixel else -1
         gone: set[int] = set()
@@ -832,7 +877,7 @@ class _Cleaner:
                 gone.add(id(el))
                 el.extract()
 
-    def _image(self, img: Tag, pixel: Rule | None, max_size: int) -> bool:
+    def _image(self, img: Element, pixel: Rule | None, max_size: int) -> bool:
         src = _attr(img, "src").strip()
         if not src or src.lower().startswith("data:"):
             for name in sanitize.LAZY_SRC_ATTRS:
@@ -852,10 +897,10 @@ class _Cleaner:
             if rule.pattern is not None and rule.pattern.search(src):
                 self._record(rule.name, src)
                 return False
-        img["src"] = self._track(src)
+        img.attrs["src"] = self._track(src)
         return True
 
-    def _link(self, a: Tag) -> bool:
+    def _link(self, a: Element) -> bool:
         href = _attr(a, "href").strip()
         if not href:
             a.unwrap()  # its script/bad URL is gone; the text stays as text
@@ -865,7 +910,7 @@ class _Cleaner:
             if rule.pattern is not None and rule.pattern.search(href):
                 self._record(rule.name, f"{_norm(a.get_text())} <{href}>".strip())
                 return False
-        a["href"] = self._track(href)
+        a.attrs["href"] = self._track(href)
         return True
 
     def _track(self, url: str) -> str:
@@ -890,9 +935,9 @@ class _Cleaner:
         unit.removed = True
 
     def _block_pass(self, units: list[_Unit]) -> None:
-        scope: tuple[Tag, Rule] | None = None
+        scope: tuple[Element, Rule] | None = None
         for unit in units:
-            if not unit.removed and _detached(unit):
+            if not unit.removed and _detached(unit, self.body):
                 unit.removed = True  # inside a box an earlier rule took out
             if unit.removed:
                 continue
@@ -923,10 +968,10 @@ class _Cleaner:
 
     def _remove_box(self, unit: _Unit, rule: Rule) -> None:
         """A sign-up prompt takes its small widget box (pitch line, form labels) with it."""
-        box: Tag | None = unit.parent
+        box: Element | None = unit.parent
         if box is not None and box.name in _INLINE_ONLY:
             box = box.parent
-        body = self.soup.body if self.soup is not None else None
+        body = self.body
         if box is None or body is None or box is body or box.name not in _BOXES:
             return
         if box.parent is None or _detached_tag(box, body):
@@ -995,8 +1040,8 @@ class _Cleaner:
     def _text_tail(self, unit: _Unit, rule: Rule) -> bool:
         if rule.pattern is None:
             return False
-        strings = [s for s in _strings(unit.nodes)]
-        raw = "".join(str(s) for s in strings)
+        strings = list(_strings(unit.nodes))
+        raw = "".join(s.data for s in strings)
         match = rule.pattern.search(raw)
         if match is None:
             return False
@@ -1005,11 +1050,11 @@ class _Cleaner:
         for s in reversed(strings):
             if remaining <= 0:
                 break
-            if len(s) <= remaining:
-                remaining -= len(s)
+            if len(s.data) <= remaining:
+                remaining -= len(s.data)
                 s.extract()
             else:
-                _replace(unit, s, NavigableString(str(s)[: len(s) - remaining]))
+                _replace(unit, s, Text(s.data[: len(s.data) - remaining]))
                 remaining = 0
         unit.nodes = [n for n in unit.nodes if n.parent is not None]
         return True
@@ -1019,12 +1064,12 @@ class _Cleaner:
         if len(kids) < 2 or rule.pattern is None:
             return False  # a block that is only the link is a block rule's business
         top = node = kids[-1]
-        while isinstance(node, Tag) and node.name != "a":
+        while isinstance(node, Element) and node.name != "a":
             inner = [c for c in node.children if _meaningful(c)]
             if len(inner) != 1:
                 return False
             node = inner[0]
-        if not isinstance(node, Tag) or node.name != "a":
+        if not isinstance(node, Element) or node.name != "a":
             return False
         label = _norm(node.get_text())
         if not label or not rule.pattern.fullmatch(label):
@@ -1042,31 +1087,30 @@ class _Cleaner:
         i = len(kids) - 1
         while i >= 0 and not _meaningful(kids[i]):
             i -= 1
-        if i < 0 or isinstance(kids[i], Tag):
-            return False
-        closing = kids[i]
-        if str(closing).strip() != ")":
+        closing = kids[i] if i >= 0 else None
+        if not isinstance(closing, Text) or closing.data.strip() != ")":
             return False
         i -= 1
-        links: list[Tag] = []
-        separators: list[PageElement] = []
+        links: list[Element] = []
+        separators: list[Node] = []
         while i >= 0:
             node = kids[i]
-            if not (isinstance(node, Tag) and node.name == "a"):
+            if not (isinstance(node, Element) and node.name == "a"):
                 return False
             if not rule.pattern.search(_attr(node, "href")):
                 return False
             links.append(node)
             i -= 1
-            if i < 0 or isinstance(kids[i], Tag):
+            between = kids[i] if i >= 0 else None
+            if not isinstance(between, Text):
                 return False
-            text = str(kids[i])
+            text = between.data
             if text.strip() == ",":
-                separators.append(kids[i])
+                separators.append(between)
                 i -= 1
                 continue
             if text.rstrip().endswith("("):
-                opening = kids[i]
+                opening = between
                 prefix = text.rstrip()[:-1]
                 self._record(
                     rule.name, "(" + ", ".join(_norm(a.get_text()) for a in reversed(links)) + ")"
@@ -1074,7 +1118,7 @@ class _Cleaner:
                 for node in [closing, *links, *separators]:
                     node.extract()
                 if prefix.strip():
-                    _replace(unit, opening, NavigableString(prefix))
+                    _replace(unit, opening, Text(prefix))
                 else:
                     opening.extract()
                 unit.nodes = [n for n in unit.nodes if n.parent is not None]
@@ -1086,7 +1130,7 @@ class _Cleaner:
 
     def _structural_pass(self, units: list[_Unit]) -> None:
         for unit in units:
-            if not unit.removed and _detached(unit):
+            if not unit.removed and _detached(unit, self.body):
                 unit.removed = True
         caption = self.rules.test("image-caption")
         if caption is not None:
@@ -1106,7 +1150,7 @@ class _Cleaner:
 
     def _image_caption(self, unit: _Unit, rule: Rule) -> None:
         el = unit.element
-        if el is None or el.name != "p" or unit.ancestors & _CAPTION or self.soup is None:
+        if el is None or el.name != "p" or unit.ancestors & _CAPTION:
             return
         if not _caption_like(
             unit.text, rule.number("max_chars", 250), rule.number("max_words", 40)
@@ -1115,14 +1159,14 @@ class _Cleaner:
         prev = _sibling(el, -1)
         if prev is None or not _image_only(prev):
             return
-        figure = self.soup.new_tag("figure")
+        figure = Element("figure")
         prev.replace_with(figure)
         if prev.name in ("img", "a"):
             figure.append(prev)
         else:
             for child in list(prev.children):
                 figure.append(child.extract())
-        figcaption = self.soup.new_tag("figcaption")
+        figcaption = Element("figcaption")
         for child in list(el.children):
             figcaption.append(child.extract())
         figure.append(figcaption)
@@ -1212,7 +1256,7 @@ _ONLY_CHILDREN = {
 _INLINE_ONLY = _HEADINGS | {"p", "pre"}
 
 
-def _misnested(body: Tag) -> bool:
+def _misnested(body: Element) -> bool:
     """Nesting that a parser would repair (so lxml and html5ever may disagree about it)."""
     for tag in _tags(body):
         parent = tag.parent
@@ -1232,13 +1276,13 @@ def _misnested(body: Tag) -> bool:
     return False
 
 
-def _finish(body: Tag) -> tuple[str, str]:
+def _finish(body: Element) -> tuple[str, str]:
     """Tidy the tree and serialize it through the output sanitizer: (html, text)."""
     _prune(body, 0)
     _trim_edges(body)
     _normalize_space(body)
     text = _extract_text(body)
-    out = sanitize.sanitize_output(_decode_contents(body)).strip()
+    out = sanitize.sanitize_output(tree.serialize(body)).strip()
     if not text and "<img" not in out:
         return "", ""  # only whitespace, empty cells or rules left: nothing to read
     if out and "<" not in out:
@@ -1246,77 +1290,7 @@ def _finish(body: Tag) -> tuple[str, str]:
     return out, text
 
 
-class _Unusual(Exception):
-    """A node the fast serializer leaves to bs4."""
-
-
-def _decode_contents(root: Tag) -> str:
-    """What root.decode_contents() returns (bs4's "minimal" formatter), built directly for the
-    plain elements and strings a sanitized tree holds; anything else is left to bs4."""
-    try:
-        return _serialize(root)
-    except _Unusual:
-        return root.decode_contents()
-
-
-def _serialize(root: Tag) -> str:
-    pieces: list[str] = []
-    stack: list[Tag] = []
-    for node in root.descendants:
-        parent = node.parent
-        while stack and parent is not stack[-1]:
-            pieces.append(f"</{stack.pop().name}>")
-        if isinstance(node, Tag):
-            if node.prefix or node.hidden:
-                raise _Unusual
-            attrs = node.attrs
-            empty = not node.contents and node.can_be_empty_element is True
-            if attrs:
-                parts = [node.name]
-                for key, val in sorted(attrs.items()):
-                    if val is None:
-                        parts.append(key)
-                        continue
-                    if isinstance(val, (list, tuple)):
-                        val = " ".join(val)
-                    elif type(val) is not str:
-                        raise _Unusual
-                    val = _xml_escape(val)
-                    if '"' in val:
-                        if "'" in val:
-                            val = '"' + val.replace('"', "&quot;") + '"'
-                        else:
-                            val = "'" + val + "'"
-                    else:
-                        val = '"' + val + '"'
-                    parts.append(f"{key}={val}")
-                pieces.append(f"<{' '.join(parts)}/>" if empty else f"<{' '.join(parts)}>")
-            else:
-                pieces.append(f"<{node.name}/>" if empty else f"<{node.name}>")
-            if not empty:
-                stack.append(node)
-        elif type(node) is NavigableString:
-            if parent is not None and parent.name in ("script", "style"):
-                raise _Unusual
-            pieces.append(_xml_escape(node))
-        else:
-            raise _Unusual
-    while stack:
-        pieces.append(f"</{stack.pop().name}>")
-    return "".join(pieces)
-
-
-def _xml_escape(text: str) -> str:
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
-
-
-def _replace(unit: _Unit, old: PageElement, new: NavigableString) -> None:
+def _replace(unit: _Unit, old: Node, new: Text) -> None:
     """Swap a node in the tree and in the unit's node list (runs hold their strings)."""
     old.replace_with(new)
     unit.nodes = [new if n is old else n for n in unit.nodes]
@@ -1336,18 +1310,23 @@ def _is_pixel_size(value: str, max_size: int) -> bool:
     return m is not None and float(m.group(1)) <= max_size
 
 
-def _tags(root: Tag) -> list[Tag]:
-    """Every element under root in document order (bs4's find_all filters are much slower)."""
-    return [node for node in root.descendants if isinstance(node, Tag)]
+def _select(xpath: etree.XPath, root: etree._Element) -> list[etree._Element]:
+    found = xpath(root)
+    return [el for el in found if isinstance(el, etree._Element)] if isinstance(found, list) else []
 
 
-def _strings(nodes: Sequence[PageElement]) -> Iterator[NavigableString]:
+def _tags(root: Element) -> list[Element]:
+    """Every element under root in document order."""
+    return root.tags()
+
+
+def _strings(nodes: Sequence[Node]) -> Iterator[Text]:
     for node in nodes:
-        if isinstance(node, Tag):
-            for s in node.descendants:
-                if type(s) is NavigableString:
+        if type(node) is Element:
+            for s in node.descendants():
+                if type(s) is Text and not s.kind:
                     yield s
-        elif type(node) is NavigableString:
+        elif type(node) is Text and not node.kind:
             yield node
 
 
@@ -1355,21 +1334,21 @@ _BOXES = frozenset({"div", "aside", "section", "footer", "header", "nav", "detai
 _MAX_BOX = 400
 
 
-def _detached_tag(tag: Tag, body: Tag) -> bool:
+def _detached_tag(tag: Element, body: Element) -> bool:
     return not any(p is body for p in tag.parents)
 
 
-def _detached(unit: _Unit) -> bool:
+def _detached(unit: _Unit, body: Element | None) -> bool:
     node = unit.nodes[0] if unit.nodes else None
     if node is None or node.parent is None:
         return True
-    top: PageElement = node
+    top: Node = node
     while top.parent is not None:
         top = top.parent
-    return not isinstance(top, BeautifulSoup)
+    return top is not body
 
 
-def _within(unit: _Unit, scope: Tag) -> bool:
+def _within(unit: _Unit, scope: Element) -> bool:
     if unit.parent is scope:
         return True
     return any(p is scope for p in unit.parent.parents)
@@ -1393,14 +1372,20 @@ def _neighbour(units: list[_Unit], i: int, step: int) -> _Unit | None:
     return None
 
 
-def _sibling(node: PageElement, step: int) -> Tag | None:
-    sib = node.previous_sibling if step < 0 else node.next_sibling
-    while sib is not None and not _meaningful(sib):
-        sib = sib.previous_sibling if step < 0 else sib.next_sibling
-    return sib if isinstance(sib, Tag) else None
+def _sibling(node: Node, step: int) -> Element | None:
+    """The nearest meaningful node before (-1) or after (1) node, if it is an element."""
+    parent = node.parent
+    if parent is None:
+        return None
+    contents = parent.contents
+    i = tree.index_of(contents, node) + step
+    while 0 <= i < len(contents) and not _meaningful(contents[i]):
+        i += step
+    sib = contents[i] if 0 <= i < len(contents) else None
+    return sib if isinstance(sib, Element) else None
 
 
-def _image_only(tag: Tag) -> bool:
+def _image_only(tag: Element) -> bool:
     if tag.name == "img":
         return True
     if tag.name not in ("p", "div", "a") or tag.get_text().strip():
@@ -1411,7 +1396,7 @@ def _image_only(tag: Tag) -> bool:
     )
 
 
-def _next_to_image(node: PageElement, step: int) -> bool:
+def _next_to_image(node: Node, step: int) -> bool:
     sib = _sibling(node, step)
     if sib is None:
         return False
@@ -1427,9 +1412,9 @@ def _caption_like(text: str, max_chars: int, max_words: int) -> bool:
     )
 
 
-def _wholly_bold(el: Tag) -> bool:
+def _wholly_bold(el: Element) -> bool:
     kids = [c for c in el.children if _meaningful(c)]
-    return len(kids) == 1 and isinstance(kids[0], Tag) and kids[0].name in ("b", "strong")
+    return len(kids) == 1 and isinstance(kids[0], Element) and kids[0].name in ("b", "strong")
 
 
 def _same_page(href: str, base: str) -> bool:
@@ -1443,7 +1428,7 @@ def _same_page(href: str, base: str) -> bool:
     return key(href) == key(base)
 
 
-def _collect_units(body: Tag) -> list[_Unit]:
+def _collect_units(body: Element) -> list[_Unit]:
     structured: set[int] = set()  # tags with a block or <br> somewhere inside
     for tag in _tags(body):
         if tag.name not in _BLOCK_OR_BR:
@@ -1458,12 +1443,12 @@ def _collect_units(body: Tag) -> list[_Unit]:
 
 
 def _collect(
-    el: Tag, ancestors: frozenset[str], units: list[_Unit], structured: set[int], depth: int
+    el: Element, ancestors: frozenset[str], units: list[_Unit], structured: set[int], depth: int
 ) -> None:
-    run: list[PageElement] = []
-    br_before: Tag | None = None
+    run: list[Node] = []
+    br_before: Element | None = None
 
-    def close(br_after: Tag | None) -> None:
+    def close(br_after: Element | None) -> None:
         if run and any(_meaningful(n) and _text_of(n).strip() for n in run):
             unit = _Unit(list(run), None, el, ancestors, br_before, br_after)
             if unit.text:
@@ -1471,7 +1456,7 @@ def _collect(
         run.clear()
 
     for child in list(el.children):
-        if isinstance(child, Tag):
+        if isinstance(child, Element):
             name = child.name
             if name == "br":
                 close(child)
@@ -1490,17 +1475,17 @@ def _collect(
                         units.append(unit)
                 continue
             run.append(child)
-        elif type(child) is NavigableString:
+        elif _plain(child):
             run.append(child)
     close(None)
 
 
-def _prune(el: Tag, depth: int) -> bool:
+def _prune(el: Element, depth: int) -> bool:
     """Drop elements left empty by removals (and empty ones the source had); True if el has
     content. Leading/trailing <br>s in each block go too."""
     has = False
     for child in list(el.children):
-        if isinstance(child, Tag):
+        if isinstance(child, Element):
             name = child.name
             if name in ("img", "hr"):
                 has = True
@@ -1517,7 +1502,7 @@ def _prune(el: Tag, depth: int) -> bool:
             if name in _BLOCK:
                 _trim_edges(child)
             has = has or sub
-        elif type(child) is NavigableString and child.strip():
+        elif type(child) is Text and not child.kind and child.data.strip():
             has = True
     return has
 
@@ -1525,55 +1510,53 @@ def _prune(el: Tag, depth: int) -> bool:
 _ASCII_SPACE = frozenset(" \t\n\r\f")
 
 
-def _normalize_space(body: Tag) -> None:
+def _normalize_space(body: Element) -> None:
     """Merge adjacent text nodes; whitespace-only ones (outside <pre>) become one "\\n" or " ",
     as lxml makes them when it parses our own output: without this a second clean would differ.
-    Iterative, unlike bs4's smooth(), so hostile nesting cannot exhaust the stack."""
-    stack: list[tuple[Tag, bool]] = [(body, False)]
+    Iterative, so hostile nesting cannot exhaust the stack."""
+    stack: list[tuple[Element, bool]] = [(body, False)]
     while stack:
         el, in_pre = stack.pop()
         in_pre = in_pre or el.name == "pre"
-        previous: NavigableString | None = None
+        previous: Text | None = None
         for child in list(el.children):
-            if type(child) is NavigableString:
+            if type(child) is Text and not child.kind:
                 if previous is not None:
-                    merged = NavigableString(str(previous) + str(child))
-                    previous.replace_with(merged)
+                    previous.data += child.data
                     child.extract()
-                    previous = merged
                 else:
                     previous = child
                 continue
             previous = None
-            if isinstance(child, Tag):
+            if isinstance(child, Element):
                 stack.append((child, in_pre))
         if el.name == "pre":
             # Parsers drop one newline right after <pre>; leading newlines would shrink on
             # every clean, so none are kept.
             first = el.contents[0] if el.contents else None
-            if type(first) is NavigableString and first.startswith(("\n", "\r")):
-                rest = first.lstrip("\r\n")
+            if _plain(first) and first.data.startswith(("\n", "\r")):
+                rest = first.data.lstrip("\r\n")
                 if rest:
-                    first.replace_with(NavigableString(rest))
+                    first.data = rest
                 else:
                     first.extract()
         if in_pre:
             continue
-        for child in list(el.children):
-            if type(child) is NavigableString and child and set(child) <= _ASCII_SPACE:
-                wanted = "\n" if ("\n" in child or "\r" in child) else " "
-                if str(child) != wanted:
-                    child.replace_with(NavigableString(wanted))
+        for child in el.contents:
+            if type(child) is Text and not child.kind and child.data:
+                data = child.data
+                if set(data) <= _ASCII_SPACE:
+                    child.data = "\n" if ("\n" in data or "\r" in data) else " "
 
 
-def _trim_edges(el: Tag) -> None:
+def _trim_edges(el: Element) -> None:
     for step in (0, -1):
         while True:
             edge = _edge(el, step)
             if edge is None:
                 break
             if (
-                isinstance(edge, Tag)
+                isinstance(edge, Element)
                 and edge.name in ("br", "hr")
                 and (edge.name == "br" or el.name == "body")
             ):
@@ -1582,15 +1565,15 @@ def _trim_edges(el: Tag) -> None:
             break
 
 
-def _edge(el: Tag, step: int) -> PageElement | None:
+def _edge(el: Element, step: int) -> Node | None:
     """The first (step 0) or last (step -1) child of el that _meaningful() accepts."""
     for child in el.contents if step == 0 else reversed(el.contents):
-        if isinstance(child, Tag) or (type(child) is NavigableString and child.strip()):
+        if _meaningful(child):
             return child
     return None
 
 
-def _extract_text(body: Tag) -> str:
+def _extract_text(body: Element) -> str:
     paragraphs: list[str] = []
     current: list[str] = []
 
@@ -1601,11 +1584,12 @@ def _extract_text(body: Tag) -> str:
             paragraphs.append(para)
         current.clear()
 
-    def walk(el: Tag, depth: int) -> None:
+    def walk(el: Element, depth: int) -> None:
         for child in el.children:
-            if type(child) is NavigableString:
-                current.append(str(child))
-            elif isinstance(child, Tag):
+            if type(child) is Text:
+                if not child.kind:
+                    current.append(child.data)
+            elif isinstance(child, Element):
                 name = child.name
                 if name == "br":
                     current.append("\n")
