@@ -13,7 +13,7 @@ import html as htmllib
 import logging
 import re
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
@@ -1023,13 +1023,16 @@ class _Cleaner:
     def _tails(self, unit: _Unit) -> bool:
         if "pre" in unit.ancestors or (unit.element is not None and unit.element.name == "pre"):
             return False
+        strings: list[Text] | None = None  # the unit's text nodes, for the text tails
         for rule in self.rules.tails:
             if rule.kind == "structural":
                 cut = self._topic_links(unit, rule)
             elif rule.link:
                 cut = self._link_tail(unit, rule)
             else:
-                cut = self._text_tail(unit, rule)
+                if strings is None:
+                    strings = _strings(unit.nodes)
+                cut = self._text_tail(unit, rule, strings)
             if cut:
                 unit.refresh()
                 if not unit.text:
@@ -1037,11 +1040,10 @@ class _Cleaner:
                 return True
         return False
 
-    def _text_tail(self, unit: _Unit, rule: Rule) -> bool:
+    def _text_tail(self, unit: _Unit, rule: Rule, strings: list[Text]) -> bool:
         if rule.pattern is None:
             return False
-        strings = list(_strings(unit.nodes))
-        raw = "".join(s.data for s in strings)
+        raw = "".join([s.data for s in strings])
         match = rule.pattern.search(raw)
         if match is None:
             return False
@@ -1320,14 +1322,16 @@ def _tags(root: Element) -> list[Element]:
     return root.tags()
 
 
-def _strings(nodes: Sequence[Node]) -> Iterator[Text]:
+def _strings(nodes: Sequence[Node]) -> list[Text]:
+    """The article-text nodes in nodes and under them, in order."""
+    found: list[Text] = []
     for node in nodes:
         if type(node) is Element:
-            for s in node.descendants():
-                if type(s) is Text and not s.kind:
-                    yield s
+            # get_text() of an <rt>/<rp> would want its own annotation text; here it is left out
+            found.extend(s for s in node.descendants() if type(s) is Text and not s.kind)
         elif type(node) is Text and not node.kind:
-            yield node
+            found.append(node)
+    return found
 
 
 _BOXES = frozenset({"div", "aside", "section", "footer", "header", "nav", "details", "figure"})

@@ -119,29 +119,41 @@ class Element(Node):
 
     def descendants(self) -> Iterator[Node]:
         """Every node under this one in document order (iterative: trees can be deep)."""
-        stack = [iter(self.contents)]
+        stack = self.contents[::-1]
         while stack:
-            for node in stack[-1]:
-                yield node
-                if type(node) is Element and node.contents:
-                    stack.append(iter(node.contents))
-                    break
-            else:
-                stack.pop()
+            node = stack.pop()
+            yield node
+            if type(node) is Element and node.contents:
+                stack.extend(node.contents[::-1])
 
     def tags(self) -> list[Element]:
         """Every element under this one in document order."""
-        return [node for node in self.descendants() if type(node) is Element]
+        found: list[Element] = []
+        stack = self.contents[::-1]
+        while stack:
+            node = stack.pop()
+            if type(node) is Element:
+                found.append(node)
+                if node.contents:
+                    stack.extend(node.contents[::-1])
+        return found
 
-    def strings(self) -> Iterator[Text]:
-        """The article-text nodes under this element (those get_text() joins)."""
+    def strings(self) -> list[Text]:
+        """The article-text nodes under this element (those get_text() joins), in order."""
         kind = self.name if self.name in _CONTAINERS else ""
-        for node in self.descendants():
-            if type(node) is Text and node.kind == kind:
-                yield node
+        found: list[Text] = []
+        stack = self.contents[::-1]
+        while stack:
+            node = stack.pop()
+            if type(node) is Text:
+                if node.kind == kind:
+                    found.append(node)
+            elif type(node) is Element and node.contents:
+                stack.extend(node.contents[::-1])
+        return found
 
     def get_text(self) -> str:
-        return "".join(node.data for node in self.strings())
+        return "".join([node.data for node in self.strings()])
 
 
 def index_of(contents: list[Node], node: Node) -> int:
