@@ -31,7 +31,7 @@ from syndicator.model import (
     Validators,
 )
 
-SCHEMA_VERSION = 3  # 2: entries.raw_base; 3: forgotten, entries_seen
+SCHEMA_VERSION = 4  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,10 +62,13 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE INDEX IF NOT EXISTS entries_by_time ON entries (updated DESC);
 CREATE INDEX IF NOT EXISTS entries_by_story ON entries (story);
-CREATE INDEX IF NOT EXISTS entries_band0 ON entries (band0);
-CREATE INDEX IF NOT EXISTS entries_band1 ON entries (band1);
-CREATE INDEX IF NOT EXISTS entries_band2 ON entries (band2);
-CREATE INDEX IF NOT EXISTS entries_band3 ON entries (band3);
+-- The near-duplicate lookup wants entries that are not duplicates themselves: with dup_of in
+-- the index it skips the others without reading their rows, whose long text columns spill onto
+-- overflow pages (the lookup over 6,000 similar entries went from 0.85 s to 0.17 s).
+CREATE INDEX IF NOT EXISTS entries_near0 ON entries (band0, dup_of, simhash);
+CREATE INDEX IF NOT EXISTS entries_near1 ON entries (band1, dup_of, simhash);
+CREATE INDEX IF NOT EXISTS entries_near2 ON entries (band2, dup_of, simhash);
+CREATE INDEX IF NOT EXISTS entries_near3 ON entries (band3, dup_of, simhash);
 CREATE INDEX IF NOT EXISTS entries_dup ON entries (dup_of) WHERE dup_of IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_seen ON entries (first_seen);
 -- Entries past the retention time: only what tells a poll they are not new.
@@ -193,6 +196,9 @@ class SQLiteStore:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(entries)")}
             if "raw_base" not in columns:
                 self._db.execute("ALTER TABLE entries ADD COLUMN raw_base TEXT NOT NULL DEFAULT ''")
+        if version < 4:
+            for band in range(4):  # replaced by the covering entries_near* indexes
+                self._db.execute(f"DROP INDEX IF EXISTS entries_band{band}")
         if version < SCHEMA_VERSION:
             self._db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 

@@ -93,7 +93,8 @@ def test_raw_entries_give_back_what_was_fetched(tmp_path: Path) -> None:
 
 
 def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
-    """Databases written before raw_base existed open, keep their entries and gain the column."""
+    """Databases written before raw_base existed open, keep their entries, gain the column and
+    trade the band indexes for covering ones."""
     path = tmp_path / "s.sqlite"
     store = SQLiteStore(path)
     store.save_poll(SourceState("src"), [new("a")], [], 1.0)
@@ -103,6 +104,9 @@ def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     db.execute("DROP TABLE forgotten")
     db.execute("DROP INDEX entries_seen")
     db.execute("DROP INDEX entries_dup")
+    for band in range(4):  # schema 1-3 indexed the bands alone
+        db.execute(f"DROP INDEX entries_near{band}")
+        db.execute(f"CREATE INDEX entries_band{band} ON entries (band{band})")
     db.execute("UPDATE meta SET value='1' WHERE key='schema'")
     db.commit()
     db.close()
@@ -117,6 +121,9 @@ def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
         str(SCHEMA_VERSION),
     )
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {f"entries_near{b}" for b in range(4)} <= indexes
+    assert not {f"entries_band{b}" for b in range(4)} & indexes
     db.close()
 
 
