@@ -703,7 +703,11 @@ class _Unit:
         self.refresh()
 
     def refresh(self) -> None:
-        self.text = _norm("".join(_text_of(n) for n in self.nodes))
+        nodes = self.nodes
+        if len(nodes) == 1:
+            self.text = _norm(_text_of(nodes[0]))
+        else:
+            self.text = _norm("".join([_text_of(n) for n in nodes]))
 
     @property
     def children(self) -> list[Node]:
@@ -1169,7 +1173,7 @@ class _Cleaner:
             for child in list(prev.children):
                 figure.append(child.extract())
         figcaption = Element("figcaption")
-        for child in list(el.children):
+        for child in el.contents[:]:
             figcaption.append(child.extract())
         figure.append(figcaption)
         el.extract()
@@ -1453,13 +1457,13 @@ def _collect(
     br_before: Element | None = None
 
     def close(br_after: Element | None) -> None:
-        if run and any(_meaningful(n) and _text_of(n).strip() for n in run):
+        if run:
             unit = _Unit(list(run), None, el, ancestors, br_before, br_after)
-            if unit.text:
+            if unit.text:  # not only whitespace
                 units.append(unit)
-        run.clear()
+            run.clear()
 
-    for child in list(el.children):
+    for child in el.contents[:]:
         if isinstance(child, Element):
             name = child.name
             if name == "br":
@@ -1488,7 +1492,7 @@ def _prune(el: Element, depth: int) -> bool:
     """Drop elements left empty by removals (and empty ones the source had); True if el has
     content. Leading/trailing <br>s in each block go too."""
     has = False
-    for child in list(el.children):
+    for child in el.contents[:]:
         if isinstance(child, Element):
             name = child.name
             if name in ("img", "hr"):
@@ -1511,7 +1515,7 @@ def _prune(el: Element, depth: int) -> bool:
     return has
 
 
-_ASCII_SPACE = frozenset(" \t\n\r\f")
+_ASCII_SPACE = " \t\n\r\f"
 
 
 def _normalize_space(body: Element) -> None:
@@ -1523,7 +1527,7 @@ def _normalize_space(body: Element) -> None:
         el, in_pre = stack.pop()
         in_pre = in_pre or el.name == "pre"
         previous: Text | None = None
-        for child in list(el.children):
+        for child in el.contents[:]:
             if type(child) is Text and not child.kind:
                 if previous is not None:
                     previous.data += child.data
@@ -1549,7 +1553,7 @@ def _normalize_space(body: Element) -> None:
         for child in el.contents:
             if type(child) is Text and not child.kind and child.data:
                 data = child.data
-                if set(data) <= _ASCII_SPACE:
+                if not data.strip(_ASCII_SPACE):
                     child.data = "\n" if ("\n" in data or "\r" in data) else " "
 
 
@@ -1572,7 +1576,7 @@ def _trim_edges(el: Element) -> None:
 def _edge(el: Element, step: int) -> Node | None:
     """The first (step 0) or last (step -1) child of el that _meaningful() accepts."""
     for child in el.contents if step == 0 else reversed(el.contents):
-        if _meaningful(child):
+        if type(child) is Element or (_plain(child) and child.data.strip()):
             return child
     return None
 

@@ -189,7 +189,10 @@ def strip_params(
     removed: list[str] = []
 
     def keep(piece: str) -> bool:
-        key = unquote_plus(piece.split("=", 1)[0]).strip().lower()
+        key = piece.split("=", 1)[0]
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        key = key.strip().lower()
         if key in names or key in extra or key.startswith(prefixes):
             removed.append(key)
             return False
