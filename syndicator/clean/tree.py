@@ -274,7 +274,8 @@ def _collapse(data: str) -> str:
 
 
 def serialize(root: Element) -> str:
-    """root's content as HTML: attributes sorted, &, < and > escaped, void tags as <x/>."""
+    """root's content as HTML: attributes sorted, &, < and > escaped, void tags as <x/> (what
+    bs4 wrote, so that the output sanitizer sees what it saw before)."""
     pieces: list[str] = []
     stack = [(iter(root.contents), "")]
     while stack:
@@ -288,6 +289,8 @@ def serialize(root: Element) -> str:
             if attrs:
                 parts = [name]
                 for key, val in sorted(attrs.items()):
+                    if key == "class":  # a token list, written as bs4 wrote it
+                        val = " ".join(val.split())
                     val = escape(val)
                     if '"' in val:
                         if "'" in val:
