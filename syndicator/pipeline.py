@@ -244,6 +244,14 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
+def _ready() -> None:
+    """A no-op job: submitting it starts a worker process."""
+
+
+def _has_validators(state: SourceState | None) -> bool:
+    return state is not None and bool(state.validators.etag or state.validators.last_modified)
+
+
 def _analyse_in_worker(job: tuple[str, bytes, str, dict[str, str], dict[str, str]]) -> Analysis:
     assert _WORKER is not None, "worker process not initialised"
     return _WORKER.analyse(*job)
@@ -349,6 +357,15 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         pool = self._pool() if len(sources) >= POOL_THRESHOLD else None
+        if pool is not None:
+            # Workers start on first use, after the first fetch. Sources that cannot be asked
+            # conditionally (never fetched, or no ETag/Last-Modified) will send whole bodies:
+            # when enough are due, start the workers now, beside the fetches. A run in which
+            # every source can answer 304 does not start them before it needs them.
+            unconditional = sum(1 for s in sources if not _has_validators(states.get(s.name)))
+            if unconditional >= POOL_THRESHOLD:
+                for _ in range(self.workers):
+                    pool.submit(_ready)
         client = make_client(self._limits(None), f.user_agent, connections=f.concurrency)
         settled: list[tuple[SourceState, list[tuple[str, str, str]]]] = []
         pool_broken: list[bool] = []

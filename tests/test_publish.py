@@ -14,10 +14,10 @@ from lxml import etree
 
 from syndicator.config import load_config
 from syndicator.model import StoredEntry, TopicHit
-from syndicator.pipeline import Pipeline
+from syndicator.pipeline import POOL_THRESHOLD, Pipeline
 from syndicator.publish import render_feed, write_atomic
 from syndicator.store import SQLiteStore
-from tests.conftest import REAL, write_config
+from tests.conftest import REAL, FeedServer, write_config
 
 A = "{http://www.w3.org/2005/Atom}"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -164,6 +164,40 @@ def test_worker_processes_and_in_process_analysis_publish_the_same(tmp_path: Pat
             {(e.findtext(f"{A}id"), e.findtext(f"{A}content")) for e in root.findall(f"{A}entry")}
         )
     assert results[0] == results[1] and len(results[0]) > 400
+
+
+def test_workers_start_with_the_cycle_only_when_whole_bodies_are_sure_to_come(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Sources that cannot be asked conditionally start the workers with the cycle, beside the
+    fetches; a cycle whose sources all can answer 304 (and do) starts none."""
+    sources = "".join(
+        f'[[sources]]\nname = "s{i}"\nurl = "{feed_server.base}/f{i}.rss"\n'
+        for i in range(POOL_THRESHOLD)
+    )
+
+    def cycle(directory: Path) -> int:
+        directory.mkdir(exist_ok=True)
+        body = sources + '[fetch]\nper_host_interval = "0s"\n'
+        config = replace(load_config(write_config(directory, body)), workers=2)
+        store = SQLiteStore(config.state)
+        pipeline = Pipeline(config, store, senders=[])
+        pipeline.run_cycle(once=True)
+        pool = pipeline._process_pool
+        started = len(pool._processes) if pool is not None else 0  # type: ignore[attr-defined]
+        pipeline.close()
+        store.close()
+        return started
+
+    # Never fetched: the workers start up front, even when (here, every URL is a 404) no body
+    # ever comes.
+    assert not feed_server.routes
+    assert cycle(tmp_path / "a") == 2
+    for i in range(POOL_THRESHOLD):
+        feed_server.serve_file(f"/f{i}.rss", REAL / "rss-parser-guardian.rss")
+    assert cycle(tmp_path / "b") == 2
+    assert cycle(tmp_path / "b") == 0  # the same state again: every source answered 304
+    assert [r.status for r in feed_server.log[-POOL_THRESHOLD:]] == [304] * POOL_THRESHOLD
 
 
 def test_a_bug_in_analysis_costs_one_source_not_the_cycle(
