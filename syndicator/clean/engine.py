@@ -13,7 +13,7 @@ import html as htmllib
 import logging
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
@@ -74,6 +74,9 @@ class RuleSet:
     rules: tuple[Rule, ...]
     block: tuple[Rule, ...] = field(default=(), repr=False)
     teasers: tuple[Rule, ...] = field(default=(), repr=False)
+    # Whether any teaser regex matches at the start of a text: one search instead of one per
+    # rule for the many blocks that start no teaser. None: try each rule.
+    teaser_start: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
     tails: tuple[Rule, ...] = field(default=(), repr=False)
     selectors: tuple[tuple[Rule, etree.XPath], ...] = field(default=(), repr=False)
     # The package rules' selectors one by one, in rule order: each names a class or id, so it
@@ -115,6 +118,7 @@ class RuleSet:
             block=block,
             block_index=(_BlockIndex.of(block, False), _BlockIndex.of(block, True)),
             teasers=tuple(r for r in rules if r.kind == "teaser"),
+            teaser_start=_any_of(r.pattern for r in rules if r.kind == "teaser"),
             tails=tuple(r for r in rules if r.kind in ("tail",))
             + tuple(r for r in rules if r.kind == "structural" and r.test == "topic-links"),
             selectors=selectors,
@@ -327,6 +331,18 @@ class _BlockIndex:
 
 
 _BLOCK_FLAGS = re.compile("", re.IGNORECASE).flags
+
+
+def _any_of(patterns: Iterable[re.Pattern[str] | None]) -> re.Pattern[str] | None:
+    """One regex matching where any of these does, when they can be joined as alternatives
+    (same flags, no groups to renumber), else None."""
+    found = [p for p in patterns if p is not None]
+    if not found or any(p.flags != found[0].flags or p.groups for p in found):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for p in found), found[0].flags)
+    except re.error:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1006,6 +1022,9 @@ class _Cleaner:
     def _teaser_heading(self, unit: _Unit) -> Rule | None:
         if unit.in_caption:
             return None
+        start = self.rules.teaser_start
+        if start is not None and not start.match(unit.text):
+            return None
         for rule in self.rules.teasers:
             pattern = rule.pattern
             if pattern is None or not pattern.match(unit.text):
@@ -1186,6 +1205,12 @@ class _Cleaner:
         unit = units[i]
         if unit.ancestors & _NOT_PROSE_CONTEXT:
             return False
+        el = unit.element
+        if el is None or el.name != "a":
+            # Words right in the block are outside any link: no need to walk the block.
+            top = unit.nodes if el is None else el.contents
+            if any(_plain(n) and n.data.strip() for n in top):
+                return False
         stats = _link_stats(unit.nodes)
         if len(stats.links) != 1 or stats.images or not stats.linked:
             return False
@@ -1311,8 +1336,11 @@ def _lines_to_html(text: str) -> str:
     )
 
 
+_PIXELS = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:px)?\s*")
+
+
 def _is_pixel_size(value: str, max_size: int) -> bool:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:px)?\s*", value)
+    m = _PIXELS.fullmatch(value)
     return m is not None and float(m.group(1)) <= max_size
 
 
