@@ -146,7 +146,7 @@ class Analyser:
         entries: list[NewEntry] = []
         alerts: list[tuple[str, int, tuple[str, ...]]] = []
         for parsed, digest, _is_new in decide.new_or_changed(feed.entries, known):
-            clean = clean_entry(parsed, rules)
+            clean = clean_entry(parsed, rules, explain=False)
             hits = self.matcher.match(clean.title, clean.text, source)
             for channel in self.config.alerts:
                 topics = decide.alert_topics(hits, channel)
@@ -175,7 +175,7 @@ def preview(
     now = utcnow()
     stored = []
     for i, parsed in enumerate(feed.entries):
-        clean = clean_entry(parsed, rules)
+        clean = clean_entry(parsed, rules, explain=False)
         stored.append(
             StoredEntry(
                 id=i,
@@ -592,7 +592,7 @@ class Pipeline:
         updates = []
         matcher = self.analyser.matcher
         for entry_id, source, parsed in self.store.raw_entries():
-            clean = clean_entry(parsed, self.analyser.rules_for(source))
+            clean = clean_entry(parsed, self.analyser.rules_for(source), explain=False)
             hits = matcher.match(clean.title, clean.text, source)
             updates.append((entry_id, clean, hits, decide.simhash(clean.text)))
         self.store.update_cleaned(updates)

@@ -1115,6 +1115,22 @@ def test_selector_keys_change_no_output_on_the_corpora() -> None:
         assert clean_html(html, RULES, link) == clean_html(html, unkeyed, link)
 
 
+def test_without_explain_the_clean_is_the_same_and_records_nothing() -> None:
+    """The daemon cleans with explain=False: the record of removals is all that changes."""
+    bodies = _corpus_bodies()
+    assert len(bodies) > 400
+    recorded = 0
+    for html, link in bodies:
+        out, text, removals = clean_html(html, RULES, link)
+        assert clean_html(html, RULES, link, explain=False) == (out, text, ())
+        recorded += len(removals)
+    assert recorded > 400
+    entry = ParsedEntry(key="k", title="T", link="https://x.example/a?utm_source=x", html=PROSE)
+    quiet = clean_entry(entry, RULES, explain=False)
+    assert quiet.removals == () and quiet.link == "https://x.example/a"
+    assert dataclasses.replace(clean_entry(entry, RULES), removals=()) == quiet
+
+
 @pytest.mark.parametrize(
     "selector", ["div:not(.x)", "p", ".a, [data-x]", "[id*=ad]", "a:has(img)", ".a .b:first-child"]
 )

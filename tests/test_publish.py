@@ -207,10 +207,10 @@ def test_a_bug_in_analysis_costs_one_source_not_the_cycle(
 
     real_clean = clean_module.clean_entry
 
-    def clean(entry, rules):  # type: ignore[no-untyped-def]
+    def clean(entry, rules, **kw):  # type: ignore[no-untyped-def]
         if "Guardian" in entry.link or "guardian" in entry.link:
             raise RuntimeError("boom")
-        return real_clean(entry, rules)
+        return real_clean(entry, rules, **kw)
 
     monkeypatch.setattr(clean_module, "clean_entry", clean)  # the pipeline imports it late
     sources = (

@@ -543,18 +543,22 @@ def _clean_url(url: str, rules: RuleSet) -> tuple[str, tuple[str, ...]]:
 # Cleaning
 
 
-def clean_entry(entry: ParsedEntry, rules: RuleSet) -> CleanEntry:
-    """Title as one plain line, link without tracking, body sanitized and stripped of junk."""
+def clean_entry(entry: ParsedEntry, rules: RuleSet, *, explain: bool = True) -> CleanEntry:
+    """Title as one plain line, link without tracking, body sanitized and stripped of junk.
+
+    explain=False leaves CleanEntry.removals empty: the same clean without the record of what
+    each rule took (only `clean --explain` shows it; the daemon would throw it away).
+    """
     removals: list[Removal] = []
     orig = entry.orig_link
     link = unwrap_feedproxy(_valid_text(entry.link).strip(), orig)
     link, params = _clean_url(link, rules)
-    if params:
+    if params and explain:
         removals.append(Removal("tracking-params", f"entry link: {', '.join(params)}"))
     if not sanitize.safe_scheme(link):
         link = ""
     body, text, body_removals = clean_html(
-        entry.html, rules, base_url=link, content_base=entry.base
+        entry.html, rules, base_url=link, content_base=entry.base, explain=explain
     )
     return CleanEntry(
         title=clean_title(entry.title),
@@ -574,15 +578,21 @@ def clean_title(title: str) -> str:
 
 
 def clean_html(
-    html: str, rules: RuleSet, base_url: str = "", content_base: str = ""
+    html: str,
+    rules: RuleSet,
+    base_url: str = "",
+    content_base: str = "",
+    *,
+    explain: bool = True,
 ) -> tuple[str, str, tuple[Removal, ...]]:
     """(safe html, its plain text, what was removed and by which rule). Never raises.
 
     base_url is the article's own URL (which links are "same site"); relative URLs resolve
     against content_base (the body's xml:base or the feed's URL), else against base_url.
+    explain=False: the same html and text, and no removals recorded.
     """
     try:
-        return _Cleaner(rules, base_url, content_base).run(html)
+        return _Cleaner(rules, base_url, content_base, explain).run(html)
     except Exception:  # the contract is "never raises"; fall back to sanitizer-only output
         log.exception("cleaner failed; returning sanitized html without rule cleaning")
         try:
@@ -765,8 +775,11 @@ def _link_stats(nodes: Sequence[Node]) -> _LinkStats:
 class _Cleaner:
     """One clean of one body: owns the tree, the units and the removal log."""
 
-    def __init__(self, rules: RuleSet, base_url: str, content_base: str = "") -> None:
+    def __init__(
+        self, rules: RuleSet, base_url: str, content_base: str = "", explain: bool = True
+    ) -> None:
         self.rules = rules
+        self.explain = explain  # record removals (nothing the cleaning decides depends on it)
         self.base = _web_url(base_url)
         self.resolve_base = _web_url(content_base) or self.base
         # A FeedBurner redirect as base says nothing about which site the article is on.
@@ -786,7 +799,7 @@ class _Cleaner:
             # that a later clean sees the same tree. Rare, hence only when it can happen.
             if not unsettled:
                 break
-            again = _Cleaner(self.rules, self.base, self.resolve_base)
+            again = _Cleaner(self.rules, self.base, self.resolve_base, self.explain)
             settled, settled_text, unsettled = again._once(out)
             self.removals.extend(again.removals)
             for name, count in again.params_removed.items():
@@ -794,7 +807,7 @@ class _Cleaner:
             if settled == out:
                 break
             out, text = settled, settled_text
-        if self.params_removed:
+        if self.params_removed and self.explain:
             summary = ", ".join(
                 f"{k} x{n}" if n > 1 else k for k, n in sorted(self.params_removed.items())
             )
@@ -818,8 +831,9 @@ class _Cleaner:
             # Entity-escaped HTML (double-escaped feeds) is HTML; "&lt;nick&gt;" in a chat log
             # is text, so only well-known tags count.
             raw = unescaped if _KNOWN_TAG.search(unescaped) else _lines_to_html(unescaped)
-        for what, count in sorted(sanitize.dangerous_markup(raw).items()):
-            self.removals.append(Removal("sanitize", f"{what} x{count}"))
+        if self.explain:
+            for what, count in sorted(sanitize.dangerous_markup(raw).items()):
+                self.removals.append(Removal("sanitize", f"{what} x{count}"))
         safe = _valid_text(sanitize.sanitize_input(raw))  # "&#1;" decodes to a control char
         if not safe.strip():
             return "", "", False
@@ -843,7 +857,8 @@ class _Cleaner:
         return out, text, misnested or bool(_EMPTY_ELEMENT.search(out))
 
     def _record(self, rule: str, text: str) -> None:
-        self.removals.append(Removal(rule, _short(text)))
+        if self.explain:
+            self.removals.append(Removal(rule, _short(text)))
 
     # -- element-level rules -------------------------------------------------------------------
 
@@ -878,7 +893,8 @@ class _Cleaner:
             name = found.get(lx)
             if name is None or any(id(p) in gone for p in el.parents):
                 continue
-            self._record(name, _norm(el.get_text()) or f"<{el.name}>")
+            if self.explain:
+                self._record(name, _norm(el.get_text()) or f"<{el.name}>")
             gone.add(id(el))
             el.extract()
 
@@ -928,7 +944,8 @@ class _Cleaner:
         href = sanitize.absolutize(href, self.resolve_base)
         for rule in self.rules.url_a:
             if rule.pattern is not None and rule.pattern.search(href):
-                self._record(rule.name, f"{_norm(a.get_text())} <{href}>".strip())
+                if self.explain:
+                    self._record(rule.name, f"{_norm(a.get_text())} <{href}>".strip())
                 return False
         a.attrs["href"] = self._track(href)
         return True
