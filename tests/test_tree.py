@@ -42,6 +42,17 @@ def _element(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 MARKUP = st.lists(st.recursive(_TEXT, _element, max_leaves=30), max_size=5).map("".join)
 
 
+def _consistent(root: Element) -> bool:
+    """Every child knows its parent and its neighbours, as the contents lists order them."""
+    for el in [root, *root.tags()]:
+        kids = el.contents
+        for i, kid in enumerate(kids):
+            assert kid.parent is el
+            assert kid.prev is (kids[i - 1] if i else None)
+            assert kid.next is (kids[i + 1] if i + 1 < len(kids) else None)
+    return True
+
+
 def _bs4_body(markup: str) -> BeautifulSoup:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -55,7 +66,7 @@ def _bs4_body(markup: str) -> BeautifulSoup:
 def test_property_the_tree_has_the_text_and_markup_bs4_had(markup: str) -> None:
     safe = sanitize.sanitize_input(markup)
     parsed = tree.parse(safe)
-    assert parsed is not None
+    assert parsed is not None and _consistent(parsed.body)
     reference = _bs4_body(safe)
     assert tree.serialize(parsed.body) == reference.decode_contents()
     assert parsed.body.get_text() == reference.get_text()
@@ -119,17 +130,21 @@ def test_edits_keep_parents_and_children_in_step() -> None:
     assert isinstance(b, Element) and b.name == "b"
     b.unwrap()
     assert [type(n).__name__ for n in p.contents] == ["Text", "Text", "Element", "Text"]
-    assert all(n.parent is p for n in p.contents) and b.parent is None
+    assert b.parent is None and b.prev is None and _consistent(parsed.body)
     i = p.contents[2]
     new = Text("C")
     i.replace_with(new)
-    assert new.parent is p and i.parent is None and p.get_text() == "abCd"
+    assert i.parent is None and p.get_text() == "abCd" and _consistent(parsed.body)
     figure = Element("figure")
     figure.append(p.contents[0])
-    assert figure.get_text() == "a" and p.get_text() == "bCd"
+    figure.append(p.contents[-1])
+    assert figure.get_text() == "ad" and p.get_text() == "bC"
+    assert _consistent(parsed.body) and _consistent(figure)
+    p.contents[0].extract()
+    assert p.get_text() == "C" and _consistent(p)
     p.extract()
     assert p.parent is None and parsed.body.contents == []
-    assert tree.serialize(figure) == "a" and tree.serialize(Element("br")) == ""
+    assert tree.serialize(figure) == "ad" and tree.serialize(Element("br")) == ""
     holder = Element("div")
     holder.append(Element("br"))
     holder.append(Element("span", {"title": "a\"b'c", "class": "x"}))

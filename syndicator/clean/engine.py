@@ -1427,14 +1427,9 @@ def _neighbour(units: list[_Unit], i: int, step: int) -> _Unit | None:
 
 def _sibling(node: Node, step: int) -> Element | None:
     """The nearest meaningful node before (-1) or after (1) node, if it is an element."""
-    parent = node.parent
-    if parent is None:
-        return None
-    contents = parent.contents
-    i = tree.index_of(contents, node) + step
-    while 0 <= i < len(contents) and not _meaningful(contents[i]):
-        i += step
-    sib = contents[i] if 0 <= i < len(contents) else None
+    sib = node.prev if step < 0 else node.next
+    while sib is not None and not _meaningful(sib):
+        sib = sib.prev if step < 0 else sib.next
     return sib if isinstance(sib, Element) else None
 
 

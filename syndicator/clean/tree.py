@@ -31,19 +31,33 @@ VOID = frozenset(
 
 
 class Node:
-    """A text node or an element; parent is None once it is out of the tree."""
+    """A text node or an element; parent is None once it is out of the tree.
 
-    __slots__ = ("parent",)
+    prev/next link the children of one parent, so that a sibling is one step away whatever
+    the number of children (a plain-text body can have tens of thousands of lines).
+    """
+
+    __slots__ = ("next", "parent", "prev")
 
     def __init__(self) -> None:
         self.parent: Element | None = None
+        self.prev: Node | None = None
+        self.next: Node | None = None
 
     def extract(self) -> Node:
         parent = self.parent
         if parent is not None:
-            parent.contents.remove(self)
-            self.parent = None
+            parent.contents.remove(self)  # by identity: nodes do not define ==
+            self._unlink()
         return self
+
+    def _unlink(self) -> None:
+        prev, nxt = self.prev, self.next
+        if prev is not None:
+            prev.next = nxt
+        if nxt is not None:
+            nxt.prev = prev
+        self.parent = self.prev = self.next = None
 
     def replace_with(self, new: Node) -> None:
         parent = self.parent
@@ -51,9 +65,13 @@ class Node:
             return
         new.extract()
         contents = parent.contents
-        contents[index_of(contents, self)] = new
-        new.parent = parent
-        self.parent = None
+        contents[contents.index(self)] = new
+        new.parent, new.prev, new.next = parent, self.prev, self.next
+        if self.prev is not None:
+            self.prev.next = new
+        if self.next is not None:
+            self.next.prev = new
+        self.parent = self.prev = self.next = None
 
     @property
     def parents(self) -> Iterator[Element]:
@@ -70,6 +88,7 @@ class Text(Node):
 
     def __init__(self, data: str, kind: str = "", parent: Element | None = None) -> None:
         self.parent = parent
+        self.prev = self.next = None
         self.data = data
         self.kind = kind
 
@@ -84,6 +103,7 @@ class Element(Node):
         self, name: str, attrs: dict[str, str] | None = None, parent: Element | None = None
     ) -> None:
         self.parent = parent
+        self.prev = self.next = None
         self.name = name
         self.attrs: dict[str, str] = attrs if attrs is not None else {}
         self.contents: list[Node] = []
@@ -96,22 +116,28 @@ class Element(Node):
 
     def append(self, node: Node) -> None:
         node.extract()
-        node.parent = self
-        self.contents.append(node)
+        _add(self, node)
 
     def unwrap(self) -> None:
         """Replace this element by its children."""
         parent = self.parent
-        if parent is None:
+        kids = self.contents
+        if parent is None or not kids:
+            self.extract()
             return
         contents = parent.contents
-        i = index_of(contents, self)
-        kids = self.contents
+        i = contents.index(self)
         for kid in kids:
             kid.parent = parent
         contents[i : i + 1] = kids
+        first, last = kids[0], kids[-1]
+        first.prev, last.next = self.prev, self.next
+        if self.prev is not None:
+            self.prev.next = first
+        if self.next is not None:
+            self.next.prev = last
         self.contents = []
-        self.parent = None
+        self.parent = self.prev = self.next = None
 
     @property
     def children(self) -> list[Node]:
@@ -156,12 +182,15 @@ class Element(Node):
         return "".join([node.data for node in self.strings()])
 
 
-def index_of(contents: list[Node], node: Node) -> int:
-    """node's position in contents, by identity (list.index would compare by value)."""
-    for i, other in enumerate(contents):
-        if other is node:
-            return i
-    raise ValueError("node is not a child of its parent")
+def _add(parent: Element, node: Node) -> None:
+    """Make a node that is in no tree the last child of parent."""
+    contents = parent.contents
+    if contents:
+        last = contents[-1]
+        last.next = node
+        node.prev = last
+    node.parent = parent
+    contents.append(node)
 
 
 class Parsed:
@@ -220,7 +249,7 @@ def _copy(root: etree._Element | None, keep: str) -> tuple[Parsed | None, int]:
     every = keep == "all"
     text = src.text
     if text:
-        body.contents.append(Text(_collapse(text), "", body))
+        _add(body, Text(_collapse(text)))
     # (children still to copy, their new parent, the innermost <rt>/<rp> around them, whether
     # whitespace is kept there (<pre>, <textarea>), the text after that parent)
     stack: list[tuple[Iterator[etree._Element], Element, str, bool, str | None]] = [
@@ -229,13 +258,12 @@ def _copy(root: etree._Element | None, keep: str) -> tuple[Parsed | None, int]:
     depth = 1
     while stack:
         children, el, kind, keep_space, _ = frame = stack[-1]
-        contents = el.contents
         for child in children:
             tag = child.tag
             if isinstance(tag, str):  # not a comment or processing instruction
                 attrs = _attrs(child)
-                new = Element(tag, attrs, el)
-                contents.append(new)
+                new = Element(tag, attrs)
+                _add(el, new)
                 if keep and (every or "class" in attrs or "id" in attrs):
                     mapping[child] = new
                 inner_kind = tag if tag in _CONTAINERS else kind
@@ -244,7 +272,7 @@ def _copy(root: etree._Element | None, keep: str) -> tuple[Parsed | None, int]:
                 if text:
                     new.contents.append(
                         Text(text if inner_keep else _collapse(text), inner_kind, new)
-                    )
+                    )  # the first child: nothing to link
                 if len(child):
                     stack.append((iter(child), new, inner_kind, inner_keep, child.tail))
                     if len(stack) > depth:
@@ -252,13 +280,13 @@ def _copy(root: etree._Element | None, keep: str) -> tuple[Parsed | None, int]:
                     break
             tail = child.tail
             if tail:
-                contents.append(Text(tail if keep_space else _collapse(tail), kind, el))
+                _add(el, Text(tail if keep_space else _collapse(tail), kind))
         else:
             stack.pop()
             tail = frame[4]
             if tail and stack:
                 _, up, up_kind, up_keep, _ = stack[-1]
-                up.contents.append(Text(tail if up_keep else _collapse(tail), up_kind, up))
+                _add(up, Text(tail if up_keep else _collapse(tail), up_kind))
     return Parsed(body, root, mapping), depth
 
 
