@@ -408,6 +408,20 @@ def test_encodings_are_decoded_sensibly(
     assert bool(feed.warning) == warned, feed.warning
 
 
+def test_windows_1252_characters_map_as_feedparser_maps_them() -> None:
+    """syndicator.parse hands feedparser a faster table for its cp1252 mapping: it must give
+    every code point the answer feedparser's own dict gives."""
+    from feedparser import mixin
+    from feedparser.html import _cp1252 as feedparsers
+
+    assert isinstance(mixin._cp1252, list)  # installed when syndicator.parse was imported
+    every = "".join(map(chr, range(0x110000)))
+    assert every.translate(mixin._cp1252) == every.translate(feedparsers)
+    doc = rss("&#147;Zitat&#148; f\u00fcr 5&#128; &#150; \U0001f600".encode())
+    (entry,) = parse_feed(doc, "https://p.example/feed").entries
+    assert entry.html == "\u201cZitat\u201d f\u00fcr 5\u20ac \u2013 \U0001f600"
+
+
 def test_malformed_feed_that_still_has_entries_is_used_with_a_warning() -> None:
     feed = parse_feed(hostile("bozo-usable.rss"), "https://bozo.example/feed")
     assert [e.link for e in feed.entries] == [
