@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from syndicator import __version__
 from syndicator.config import Config, load_config, parse_config, parse_duration
@@ -28,37 +28,16 @@ from syndicator.errors import ConfigError, FetchError, ParseError, QueryError, S
 from syndicator.fetch import Limits, fetch, fetch_file, make_client
 from syndicator.match import compile_topics, explain_match, parse_query
 from syndicator.model import Fetched, Validators
-from syndicator.opml import OpmlError, parse_opml, plan_import, render_opml
 from syndicator.pipeline import CycleReport, Pipeline
 from syndicator.publish import write_atomic
 from syndicator.schedule import Daemon
-from syndicator.serve import FeedServer, SourceStatus, Status
-from syndicator.sources import (
-    NewSource,
-    SourceEditError,
-    append_sources,
-    check_name,
-    find_feed,
-    name_from,
-    normalize_input_url,
-    read_config_text,
-    remove_source,
-    same_url_key,
-    unique_name,
-    write_config_text,
-)
-from syndicator.status import (
-    check_rules,
-    entry_counts,
-    format_interval,
-    open_state,
-    read_snapshot,
-    render_check,
-    render_list,
-    render_status,
-    source_states,
-)
 from syndicator.store import SQLiteStore
+
+if TYPE_CHECKING:
+    from syndicator.serve import Status
+
+# The modules of the other commands (opml, sources, status, serve: lxml, tomlkit, http.server)
+# are imported by the commands that use them: `run --once` pays only for what it runs.
 
 log = logging.getLogger("syndicator")
 
@@ -309,6 +288,8 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
     config = pipeline.config
     server = None
     if config.server is not None:
+        from syndicator.serve import FeedServer
+
         config.output_dir.mkdir(parents=True, exist_ok=True)
         try:
             server = FeedServer(config.output_dir, config.server.host, config.server.port)
@@ -390,6 +371,8 @@ def _rules_changed(old: Config, new: Config) -> bool:
 
 
 def _status(pipeline: Pipeline) -> Status:
+    from syndicator.serve import SourceStatus, Status
+
     states = pipeline.store.source_states()
     pending, sent = pipeline.store.outbox_counts()
     return Status(
@@ -455,6 +438,19 @@ def _match(query: str, file: str) -> int:
 
 
 def _add(path: Path, url: str, name: str | None, interval: str | None, check: bool) -> int:
+    from syndicator.sources import (
+        NewSource,
+        SourceEditError,
+        append_sources,
+        check_name,
+        find_feed,
+        name_from,
+        normalize_input_url,
+        same_url_key,
+        unique_name,
+    )
+    from syndicator.status import format_interval
+
     config = _load(path)
     url = normalize_input_url(url)
     if not url.startswith(("http://", "https://")):
@@ -518,6 +514,8 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
 
 def _edit_sources(path: Path, edit: Callable[[str], str]) -> None:
     """Apply a text edit to the config, refusing to write anything the config parser rejects."""
+    from syndicator.sources import read_config_text, write_config_text
+
     original = read_config_text(path)
     text = edit(original)
     parse_config(tomllib.loads(text), path.resolve())
@@ -525,6 +523,9 @@ def _edit_sources(path: Path, edit: Callable[[str], str]) -> None:
 
 
 def _remove(path: Path, name: str) -> int:
+    from syndicator.sources import remove_source
+    from syndicator.status import entry_counts, open_state
+
     config = _load(path)
     source = next((s for s in config.sources if s.name == name), None)
     if source is None:
@@ -545,6 +546,8 @@ def _remove(path: Path, name: str) -> int:
 
 
 def _list(path: Path) -> int:
+    from syndicator.status import open_state, render_list, source_states
+
     config = _load(path)
     with open_state(config.state) as db:
         states = source_states(db) if db is not None else None
@@ -553,6 +556,9 @@ def _list(path: Path) -> int:
 
 
 def _import(path: Path, file: Path, dry_run: bool) -> int:
+    from syndicator.opml import OpmlError, parse_opml, plan_import
+    from syndicator.sources import append_sources
+
     config = _load(path)
     try:
         data = file.read_bytes()
@@ -583,6 +589,8 @@ def _import(path: Path, file: Path, dry_run: bool) -> int:
 
 
 def _export(path: Path, file: Path | None) -> int:
+    from syndicator.opml import render_opml
+
     config = _load(path)
     local = [s for s in config.sources if s.is_file]
     remote = [s for s in config.sources if not s.is_file]
@@ -600,6 +608,8 @@ def _export(path: Path, file: Path | None) -> int:
 
 
 def _check(path: Path) -> int:
+    from syndicator.status import check_rules, render_check
+
     config = _load(path)
     check_rules(config)
     sys.stdout.write(render_check(config))
@@ -607,6 +617,8 @@ def _check(path: Path) -> int:
 
 
 def _show_status(path: Path) -> int:
+    from syndicator.status import open_state, read_snapshot, render_status
+
     config = _load(path)
     with open_state(config.state) as db:
         snap = read_snapshot(db, config.output_dir) if db is not None else None

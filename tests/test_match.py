@@ -202,6 +202,28 @@ def matches(query: str, title: str, text: str, source: str = "") -> bool:
     return bool(matcher.match(title, text, source))
 
 
+def test_mark_tables_follow_this_pythons_unicode_database() -> None:
+    """fold() strips combining marks and keeps the others inside words; the tables are read
+    from unicodedata at import with one lookup per code point, which relies on every code point
+    with a combining class being a mark."""
+    import unicodedata
+
+    from syndicator.match.query import _scan_marks
+
+    strip: list[int] = []
+    keep: list[int] = []
+    for cp in range(0x20000):
+        ch = chr(cp)
+        if unicodedata.combining(ch):
+            assert unicodedata.category(ch).startswith("M"), hex(cp)
+            strip.append(cp)
+        elif unicodedata.category(ch).startswith("M"):
+            (strip if 0xFE00 <= cp <= 0xFE0F else keep).append(cp)
+    strip.extend(range(0xE0100, 0xE01F0))
+    assert _scan_marks() == (strip, keep)
+    assert len(strip) > 1000 and len(keep) > 1000
+
+
 def test_case_table_is_big_and_multilingual() -> None:
     assert len(CASES) + len(FIELD_CASES) >= 90
 

@@ -41,12 +41,15 @@ def _scan_marks() -> tuple[list[int], list[int]]:
     """
     strip: list[int] = []
     keep: list[int] = []
-    for cp in range(0x20000):
+    category, combining = unicodedata.category, unicodedata.combining
+    for cp in range(0x20000):  # at import, on every start: one lookup for most code points
         ch = chr(cp)
-        if unicodedata.combining(ch):
-            strip.append(cp)
-        elif unicodedata.category(ch).startswith("M"):
-            (strip if 0xFE00 <= cp <= 0xFE0F else keep).append(cp)
+        # Only marks have a combining class (tests/test_match.py checks it for this database).
+        if category(ch)[0] == "M":
+            if combining(ch) or 0xFE00 <= cp <= 0xFE0F:
+                strip.append(cp)
+            else:
+                keep.append(cp)
     strip.extend(range(0xE0100, 0xE01F0))
     return strip, keep
 
