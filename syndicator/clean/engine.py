@@ -1,10 +1,11 @@
 """Rules as data, applied to one parsed tree per entry.
 
-A feed body is sanitized (Ammonia), parsed once with bs4/lxml, and then cut only along block
-boundaries: a paragraph, list item, cell, a <br>-separated line or a plain-text line either
-matches a rule as a whole or stays as it is. The few markers that sit inside a block (`[…]`,
-a trailing "Continue reading" link, Golem's topic links) are rules anchored at the block's end.
-That is what lets "Die Polizei hat Anzeige erstattet." survive while a lone "Anzeige" goes.
+A feed body is sanitized (Ammonia), parsed once with lxml into tree.py's tree, and then cut
+only along block boundaries: a paragraph, list item, cell, a <br>-separated line or a plain-text
+line either matches a rule as a whole or stays as it is. The few markers that sit inside a block
+(`[…]`, a trailing "Continue reading" link, Golem's topic links) are rules anchored at the
+block's end. That is what lets "Die Polizei hat Anzeige erstattet." survive while a lone
+"Anzeige" goes.
 """
 
 from __future__ import annotations
