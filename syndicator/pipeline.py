@@ -364,8 +364,13 @@ class Pipeline:
             # every source can answer 304 does not start them before it needs them.
             unconditional = sum(1 for s in sources if not _has_validators(states.get(s.name)))
             if unconditional >= POOL_THRESHOLD:
-                for _ in range(self.workers):
-                    pool.submit(_ready)
+                try:
+                    for _ in range(self.workers):
+                        pool.submit(_ready)
+                except BrokenProcessPool:  # a worker died since the last cycle (OOM, kill)
+                    log.warning("worker processes died since the last cycle; starting new ones")
+                    self._discard_pool()
+                    pool = self._pool()
         client = make_client(self._limits(None), f.user_agent, connections=f.concurrency)
         settled: list[tuple[SourceState, list[tuple[str, str, str]]]] = []
         pool_broken: list[bool] = []

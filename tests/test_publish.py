@@ -3,7 +3,10 @@ Validator checks (asserted here with lxml)."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +20,7 @@ from syndicator.model import StoredEntry, TopicHit
 from syndicator.pipeline import POOL_THRESHOLD, Pipeline
 from syndicator.publish import render_feed, write_atomic
 from syndicator.store import SQLiteStore
-from tests.conftest import REAL, FeedServer, write_config
+from tests.conftest import REAL, FeedServer, Route, write_config
 
 A = "{http://www.w3.org/2005/Atom}"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -198,6 +201,42 @@ def test_workers_start_with_the_cycle_only_when_whole_bodies_are_sure_to_come(
     assert cycle(tmp_path / "b") == 2
     assert cycle(tmp_path / "b") == 0  # the same state again: every source answered 304
     assert [r.status for r in feed_server.log[-POOL_THRESHOLD:]] == [304] * POOL_THRESHOLD
+
+
+def test_a_worker_that_died_between_cycles_is_replaced(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A worker killed while the daemon sleeps (the OOM killer, say) breaks the pool; the next
+    cycle starts new workers instead of failing."""
+    for i in range(POOL_THRESHOLD):  # no ETag or Last-Modified: every cycle fetches whole bodies
+        feed_server.routes[f"/f{i}.rss"] = Route(
+            (REAL / "rss-parser-guardian.rss").read_bytes(),
+            headers={"ETag": "", "Last-Modified": ""},
+            stream=True,
+        )
+    sources = "".join(
+        f'[[sources]]\nname = "s{i}"\nurl = "{feed_server.base}/f{i}.rss"\n'
+        for i in range(POOL_THRESHOLD)
+    )
+    body = sources + '[fetch]\nper_host_interval = "0s"\n'
+    config = replace(load_config(write_config(tmp_path, body)), workers=2)
+    store = SQLiteStore(config.state)
+    pipeline = Pipeline(config, store, senders=[])
+    try:
+        assert pipeline.run_cycle(once=True).polled == POOL_THRESHOLD
+        pool = pipeline._process_pool
+        assert pool is not None
+        os.kill(next(iter(pool._processes)), signal.SIGKILL)  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while not pool._broken and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.05)  # waiting for the pool to notice, not for a timing
+        assert pool._broken  # type: ignore[attr-defined]
+        report = pipeline.run_cycle(once=True)
+        assert report.polled == POOL_THRESHOLD and not report.failed
+        assert pipeline._process_pool is not None and pipeline._process_pool is not pool
+    finally:
+        pipeline.close()
+        store.close()
 
 
 def test_a_bug_in_analysis_costs_one_source_not_the_cycle(
