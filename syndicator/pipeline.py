@@ -360,17 +360,19 @@ class Pipeline:
         if pool is not None:
             # Workers start on first use, after the first fetch. Sources that cannot be asked
             # conditionally (never fetched, or no ETag/Last-Modified) will send whole bodies:
-            # when enough are due, start the workers now, beside the fetches. A run in which
+            # when enough are due, start the workers before fetching (the first start waits for
+            # the forkserver's imports, as it did before at the first body). A run in which
             # every source can answer 304 does not start them before it needs them.
             unconditional = sum(1 for s in sources if not _has_validators(states.get(s.name)))
             if unconditional >= POOL_THRESHOLD:
                 try:
-                    for _ in range(self.workers):
-                        pool.submit(_ready)
+                    self._start_workers(pool)
                 except BrokenProcessPool:  # a worker died since the last cycle (OOM, kill)
                     log.warning("worker processes died since the last cycle; starting new ones")
                     self._discard_pool()
                     pool = self._pool()
+                    if pool is not None:
+                        self._start_workers(pool)
         client = make_client(self._limits(None), f.user_agent, connections=f.concurrency)
         settled: list[tuple[SourceState, list[tuple[str, str, str]]]] = []
         pool_broken: list[bool] = []
@@ -450,6 +452,10 @@ class Pipeline:
                 initargs=(self.config, os.getpid()),
             )
         return self._process_pool
+
+    def _start_workers(self, pool: ProcessPoolExecutor) -> None:
+        for _ in range(self.workers):
+            pool.submit(_ready)
 
     def close(self) -> None:
         if self._process_pool is not None:

@@ -196,9 +196,10 @@ class SQLiteStore:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(entries)")}
             if "raw_base" not in columns:
                 self._db.execute("ALTER TABLE entries ADD COLUMN raw_base TEXT NOT NULL DEFAULT ''")
-        if version < 4:
-            for band in range(4):  # replaced by the covering entries_near* indexes
-                self._db.execute(f"DROP INDEX IF EXISTS entries_band{band}")
+        for band in range(4):
+            # Replaced by entries_near* in schema 4; dropped on every open, since an older
+            # Syndicator opening this database recreates them before refusing the schema.
+            self._db.execute(f"DROP INDEX IF EXISTS entries_band{band}")
         if version < SCHEMA_VERSION:
             self._db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 

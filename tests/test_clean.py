@@ -1103,6 +1103,58 @@ def test_property_selector_keys_never_skip_an_element_a_selector_matches(
             assert el is not None and part.keys.candidate(el), (markup, part.rule, hit)
 
 
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["div", "a", "ins", "p", "span"]),
+            st.lists(
+                st.sampled_from(["sharedaddy", "sd-block", "feedflare", "adsbygoogle", "x"]),
+                max_size=3,
+            ),
+            st.sampled_from([" ", "  ", "\t", "\n", "\u00a0", "\u2003"]),
+            st.one_of(st.none(), st.sampled_from(["div-gpt-ad-1", "DIV-GPT-AD", "main"])),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_property_package_selectors_match_what_soupsieve_matched(
+    elements: list[tuple[str, list[str], str, str | None]],
+) -> None:
+    """The selector rules ran on soupsieve over bs4's tree before; cssselect's XPath over lxml's
+    must pick the same elements, class lists split on any whitespace included."""
+    import soupsieve
+    from bs4 import BeautifulSoup
+
+    from syndicator.clean import tree
+
+    markup = "".join(
+        f"<{tag}"
+        + (f' class="{sep.join(classes)}"' if classes else "")
+        + (f' id="{ident}"' if ident is not None else "")
+        + f">t</{tag}>"
+        for tag, classes, sep, ident in elements
+    )
+    package = ", ".join(r.selector for r, _ in RULES.selectors if r.origin != "config")
+    soup = BeautifulSoup(f"<body>{markup}</body>", "lxml")
+    assert soup.body is not None
+    sieve = soupsieve.compile(package)
+    theirs = [i for i, el in enumerate(soup.body.find_all(True)) if sieve.match(el)]
+    parsed = tree.parse(markup, "keyed")
+    assert parsed is not None
+    position = {id(el): i for i, el in enumerate(parsed.body.tags())}
+    hits = {hit for part in RULES.keyed for hit in part.xpath(parsed.lxml_root)}
+    ours = sorted(position[id(el)] for lx, el in parsed.mapping.items() if lx in hits)
+    assert ours == theirs, markup
+
+
+def test_a_class_list_split_by_a_no_break_space_still_names_its_classes() -> None:
+    box = "<div class='sharedaddy\u00a0sd-block'><p>Neutral words in a box.</p></div>"
+    _out, text, removals = clean(f"{PROSE}{box}")
+    assert "Neutral words" not in text and "wordpress-widgets" in {r.rule for r in removals}
+
+
 def test_selector_keys_change_no_output_on_the_corpora() -> None:
     """The pre-filter only saves time: every body cleans to the same bytes without it."""
     assert RULES.keyed and all(part.keys is not None for part in RULES.keyed)

@@ -124,6 +124,14 @@ def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {f"entries_near{b}" for b in range(4)} <= indexes
     assert not {f"entries_band{b}" for b in range(4)} & indexes
+    # An older Syndicator opening it recreates its indexes before refusing the newer schema.
+    db.execute("CREATE INDEX entries_band0 ON entries (band0)")
+    db.commit()
+    db.close()
+    SQLiteStore(path).close()
+    db = sqlite3.connect(path)
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "entries_band0" not in indexes
     db.close()
 
 

@@ -79,12 +79,13 @@ class RuleSet:
     # rule for the many blocks that start no teaser. None: try each rule.
     teaser_start: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
     tails: tuple[Rule, ...] = field(default=(), repr=False)
-    selectors: tuple[tuple[Rule, etree.XPath], ...] = field(default=(), repr=False)
+    # XPath objects compare by identity: left out of ==, which compares the rules themselves.
+    selectors: tuple[tuple[Rule, etree.XPath], ...] = field(default=(), repr=False, compare=False)
     # The package rules' selectors one by one, in rule order: each names a class or id, so it
     # is only evaluated on a body that has an element carrying one of its own.
     keyed: tuple[_KeyedSelector, ...] = field(default=(), repr=False, compare=False)
     # The users' selectors as one, evaluated on every body.
-    user_selector: etree.XPath | None = field(default=None, repr=False)
+    user_selector: etree.XPath | None = field(default=None, repr=False, compare=False)
     url_img: tuple[Rule, ...] = field(default=(), repr=False)
     url_a: tuple[Rule, ...] = field(default=(), repr=False)
     structural: tuple[Rule, ...] = field(default=(), repr=False)
@@ -150,7 +151,7 @@ class RuleSet:
 
 @dataclass(frozen=True)
 class _SelectorKeys:
-    """A necessary condition for matching the package selectors, checked while the tree is built.
+    """A necessary condition for matching the package selectors, checked before evaluating them.
 
     Package selectors name a class or an id on the element they select, so in a body where no
     element carries one of those classes, ids or id prefixes (most bodies) they cannot match and
@@ -1556,7 +1557,7 @@ def _prune(el: Element, depth: int) -> bool:
     return has
 
 
-_ASCII_SPACE = " \t\n\r\f"
+_ASCII_SPACE = tree.ASCII_SPACE
 
 
 def _normalize_space(body: Element) -> None:

@@ -4,7 +4,7 @@ Built from lxml's HTML parser (libxml2, the parser bs4 used here before) and sha
 shapes it: one node per text run, whitespace-only runs outside <pre> collapsed to "\\n" or " ",
 text inside <rt>/<rp> set apart. Only what the rules need, in plain slotted objects: building
 and editing bs4's tree was over half of the cleaning time, and libxml2 alone is a tenth of it.
-CSS selectors run on the lxml tree before it is copied (cssselect turns them into XPath).
+CSS selectors run as XPath (cssselect) on lxml's tree, which is kept beside ours, unedited.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from lxml import etree
 # survive the input sanitizer): get_text() of any other element leaves it out.
 _CONTAINERS = frozenset({"rt", "rp"})
 _PRESERVE = frozenset({"pre", "textarea"})
-_ASCII_SPACE = " \t\n\r\f"
+ASCII_SPACE = " \t\n\r\f"
 # Elements serialized as <x/> when they have no children.
 VOID = frozenset(
     {
@@ -110,9 +110,6 @@ class Element(Node):
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
-
-    def get(self, name: str) -> str | None:
-        return self.attrs.get(name)
 
     def append(self, node: Node) -> None:
         node.extract()
@@ -266,6 +263,11 @@ def _copy(root: etree._Element | None, keep: str) -> tuple[Parsed | None, int]:
                 _add(el, new)
                 if keep and (every or "class" in attrs or "id" in attrs):
                     mapping[child] = new
+                    names = attrs.get("class")
+                    if names and " ".join(names.split()) != names:
+                        # XPath's normalize-space() splits class lists on ASCII whitespace
+                        # only; bs4 (and so the selectors before) split on any whitespace.
+                        child.set("class", " ".join(names.split()))
                 inner_kind = tag if tag in _CONTAINERS else kind
                 inner_keep = keep_space or tag in _PRESERVE
                 text = child.text
@@ -296,7 +298,7 @@ def _attrs(el: etree._Element) -> dict[str, str]:
 
 def _collapse(data: str) -> str:
     """Whitespace-only text as bs4 kept it: one newline if it had one, else one space."""
-    if data.strip(_ASCII_SPACE):
+    if data.strip(ASCII_SPACE):
         return data
     return "\n" if "\n" in data else " "
 
