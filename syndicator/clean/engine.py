@@ -220,9 +220,12 @@ class _KeyedSelector:
     xpath: etree.XPath
 
 
+@lru_cache(maxsize=1024)
 def compile_selector(selector: str) -> etree.XPath:
     """A CSS selector list as one XPath over the whole document (what cssselect, the
-    translator behind lxml.cssselect, supports). Raises ValueError saying what is wrong."""
+    translator behind lxml.cssselect, supports). Raises ValueError saying what is wrong.
+
+    Cached: a rule's selector is compiled to check it, to name removals and to find them."""
     from cssselect import HTMLTranslator, SelectorError
 
     try:
@@ -904,7 +907,7 @@ class _Cleaner:
         pixel = self.rules.test("pixel-size")
         max_size = pixel.number("max_size", 1) if pixel else -1
         gone: set[int] = set()
-        for el in [t for t in _tags(body) if t.name in ("a", "img")]:
+        for el in [t for t in body.tags() if t.name in ("a", "img")]:
             if any(id(p) in gone for p in el.parents):
                 continue
             if el.name == "img":
@@ -1308,7 +1311,7 @@ _INLINE_ONLY = _HEADINGS | {"p", "pre"}
 
 def _misnested(body: Element) -> bool:
     """Nesting that a parser would repair (so lxml and html5ever may disagree about it)."""
-    for tag in _tags(body):
+    for tag in body.tags():
         parent = tag.parent
         if parent is None or parent is body:
             if tag.name in _TABLE_PARTS:
@@ -1366,11 +1369,6 @@ def _is_pixel_size(value: str, max_size: int) -> bool:
 def _select(xpath: etree.XPath, root: etree._Element) -> list[etree._Element]:
     found = xpath(root)
     return [el for el in found if isinstance(el, etree._Element)] if isinstance(found, list) else []
-
-
-def _tags(root: Element) -> list[Element]:
-    """Every element under root in document order."""
-    return root.tags()
 
 
 def _strings(nodes: Sequence[Node]) -> list[Text]:
@@ -1440,7 +1438,7 @@ def _image_only(tag: Element) -> bool:
         return True
     if tag.name not in ("p", "div", "a") or tag.get_text().strip():
         return False
-    inner = _tags(tag)
+    inner = tag.tags()
     return sum(t.name == "img" for t in inner) == 1 and not any(
         t.name in _BLOCK_OR_BR for t in inner
     )
@@ -1450,7 +1448,7 @@ def _next_to_image(node: Node, step: int) -> bool:
     sib = _sibling(node, step)
     if sib is None:
         return False
-    return sib.name == "img" or any(t.name == "img" for t in _tags(sib))
+    return sib.name == "img" or any(t.name == "img" for t in sib.tags())
 
 
 def _caption_like(text: str, max_chars: int, max_words: int) -> bool:
@@ -1480,7 +1478,7 @@ def _same_page(href: str, base: str) -> bool:
 
 def _collect_units(body: Element) -> list[_Unit]:
     structured: set[int] = set()  # tags with a block or <br> somewhere inside
-    for tag in _tags(body):
+    for tag in body.tags():
         if tag.name not in _BLOCK_OR_BR:
             continue
         parent = tag.parent
@@ -1545,7 +1543,7 @@ def _prune(el: Element, depth: int) -> bool:
             if depth < _MAX_DEPTH:
                 sub = _prune(child, depth + 1)
             else:
-                sub = bool(child.get_text().strip()) or any(t.name == "img" for t in _tags(child))
+                sub = bool(child.get_text().strip()) or any(t.name == "img" for t in child.tags())
             if not sub and name in _PRUNABLE:
                 child.extract()
                 continue
@@ -1555,9 +1553,6 @@ def _prune(el: Element, depth: int) -> bool:
         elif type(child) is Text and not child.kind and child.data.strip():
             has = True
     return has
-
-
-_ASCII_SPACE = tree.ASCII_SPACE
 
 
 def _normalize_space(body: Element) -> None:
@@ -1595,7 +1590,7 @@ def _normalize_space(body: Element) -> None:
         for child in el.contents:
             if type(child) is Text and not child.kind and child.data:
                 data = child.data
-                if not data.strip(_ASCII_SPACE):
+                if not data.strip(tree.ASCII_SPACE):
                     child.data = "\n" if ("\n" in data or "\r" in data) else " "
 
 
@@ -1618,7 +1613,7 @@ def _trim_edges(el: Element) -> None:
 def _edge(el: Element, step: int) -> Node | None:
     """The first (step 0) or last (step -1) child of el that _meaningful() accepts."""
     for child in el.contents if step == 0 else reversed(el.contents):
-        if type(child) is Element or (_plain(child) and child.data.strip()):
+        if _meaningful(child):
             return child
     return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import cast
 
 from lxml import etree
@@ -38,11 +39,9 @@ class Node:
     """
 
     __slots__ = ("next", "parent", "prev")
-
-    def __init__(self) -> None:
-        self.parent: Element | None = None
-        self.prev: Node | None = None
-        self.next: Node | None = None
+    parent: Element | None
+    prev: Node | None
+    next: Node | None
 
     def extract(self) -> Node:
         parent = self.parent
@@ -99,11 +98,8 @@ class Text(Node):
 class Element(Node):
     __slots__ = ("attrs", "contents", "name")
 
-    def __init__(
-        self, name: str, attrs: dict[str, str] | None = None, parent: Element | None = None
-    ) -> None:
-        self.parent = parent
-        self.prev = self.next = None
+    def __init__(self, name: str, attrs: dict[str, str] | None = None) -> None:
+        self.parent = self.prev = self.next = None
         self.name = name
         self.attrs: dict[str, str] = attrs if attrs is not None else {}
         self.contents: list[Node] = []
@@ -190,17 +186,13 @@ def _add(parent: Element, node: Node) -> None:
     contents.append(node)
 
 
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """One parsed body: our tree, and lxml's for CSS selectors, with its elements mapped."""
 
-    __slots__ = ("body", "lxml_root", "mapping")
-
-    def __init__(
-        self, body: Element, lxml_root: etree._Element, mapping: dict[etree._Element, Element]
-    ) -> None:
-        self.body = body
-        self.lxml_root = lxml_root
-        self.mapping = mapping
+    body: Element
+    lxml_root: etree._Element
+    mapping: dict[etree._Element, Element]
 
 
 _local = threading.local()
