@@ -60,6 +60,8 @@ EXAMPLES = {
     "export": "examples:\n  syndicator export subscriptions.opml\n  syndicator export > all.opml",
     "check": "example:\n  syndicator check --config /etc/syndicator/config.toml",
     "status": "example:\n  syndicator status --config /etc/syndicator/config.toml",
+    "copies": "examples:\n  syndicator copies            # every published story with copies\n"
+    "  syndicator copies Tokio      # those whose title or link contains 'Tokio'",
 }
 
 
@@ -129,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = _sub(sub, "status", "one screen: sources, topics, published feeds, alerts")
     status.add_argument("--config", default="config.toml", help=config_help)
+
+    copies = _sub(sub, "copies", "show which copies a published entry stands for, and why")
+    copies.add_argument("search", nargs="?", help="only entries whose title or link contain this")
+    copies.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    copies.add_argument("--config", default="config.toml", help=config_help)
     return parser
 
 
@@ -181,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(Path(args.config))
         if args.command == "status":
             return _show_status(Path(args.config))
+        if args.command == "copies":
+            return _copies(Path(args.config), args.search, args.limit)
     except ConfigError as exc:
         print(f"syndicator: invalid config: {exc}", file=sys.stderr)
         return 2
@@ -208,7 +217,7 @@ def _load(path: Path) -> Config:
 
 def _run(path: Path, once: bool) -> int:
     config = _load(path)
-    store = SQLiteStore(config.state)
+    store = SQLiteStore(config.state, story_window=config.story_window)
     try:
         if once:
             # On a terminal, one progress line instead of a log line per source.
@@ -251,9 +260,27 @@ class ProgressBar:
             self._stream.flush()
 
 
+def _copies(path: Path, search: str | None, limit: int) -> int:
+    """Each published story that stands for copies, with every copy and the evidence."""
+    config = _load(path)
+    store = SQLiteStore(config.state, story_window=config.story_window)
+    try:
+        found = store.stories(search, limit)
+    finally:
+        store.close()
+    for story in found:
+        e = story.entry
+        print(f"{e.title} — {e.link} ({e.source}) stands for {len(story.copies)}:")
+        for copy in story.copies:
+            print(f"  {copy.source}: {copy.title} — {copy.link} [{copy.why}]")
+    if not found:
+        print("no published entry stands for copies" + (f" matching {search!r}" if search else ""))
+    return 0
+
+
 def _reclean(path: Path) -> int:
     config = _load(path)
-    store = SQLiteStore(config.state)
+    store = SQLiteStore(config.state, story_window=config.story_window)
     try:
         count = Pipeline(config, store, senders=[]).reclean()
     finally:

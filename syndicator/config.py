@@ -122,6 +122,7 @@ class Config:
     topics: tuple[Topic, ...]
     alerts: tuple[AlertChannel, ...] = field(default=())
     retain: float = 90 * 86400.0  # seconds an entry is kept after it was first seen; 0: forever
+    story_window: float = 3 * 86400.0  # copies of a story are looked for this far apart
 
     @property
     def base_url(self) -> str:
@@ -191,6 +192,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
             "unhealthy_after",
             "workers",
             "retain",
+            "story_window",
         },
     )
     interval = parse_duration(main.get("interval", "15m"), "syndicator.interval")
@@ -204,6 +206,9 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     if unhealthy_after < 1:
         raise ConfigError("syndicator.unhealthy_after", "must be at least 1")
     retain = _duration_or_none(main.get("retain", "90d"), "syndicator.retain", "forever")
+    story_window = parse_duration(main.get("story_window", "3d"), "syndicator.story_window")
+    if not 0 < story_window <= 30 * 86400:
+        raise ConfigError("syndicator.story_window", "must be more than 0 and at most 30 days")
 
     fetch = _fetch(_table(raw, "fetch"))
     server = _server(raw, main)
@@ -229,6 +234,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         unhealthy_after=unhealthy_after,
         workers=workers,
         retain=retain,
+        story_window=story_window,
         fetch=fetch,
         server=server,
         drop=_strings(clean, "clean.drop", "drop"),

@@ -7,14 +7,10 @@ entry costs a dictionary lookup, not a parse of its HTML.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from urllib.parse import urlsplit
 
 from syndicator.config import AlertChannel
-from syndicator.model import ParsedEntry, SourceState, TopicHit
+from syndicator.model import ParsedEntry, SourceState, StoredEntry, TopicHit
 
 
 def digest(entry: ParsedEntry) -> str:
@@ -45,75 +41,27 @@ def alert_topics(hits: Sequence[TopicHit], channel: AlertChannel) -> tuple[str, 
     return tuple(h.topic for h in hits if wanted is None or h.topic in wanted)
 
 
-# -- one story from several sources ---------------------------------------------------------
-
-SIMHASH_MIN_WORDS = 40  # shorter texts share too many words by chance to be compared
-SIMHASH_MAX_DISTANCE = 3  # of 64 bits: near-identical text (a changed word or two)
-_WORD = re.compile(r"\w+")
+REGROUPED_ALERT_AGE = 7 * 86400.0
 
 
-def story_link(link: str) -> str | None:
-    """The link as the same story's link from another source would read (tracking parameters
-    are already gone): no scheme, no `www.`, no fragment, no trailing slash."""
-    parts = urlsplit(link.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    host = parts.netloc.lower().removeprefix("www.")
-    path = parts.path.rstrip("/") or "/"
-    return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")
-
-
-# Bit-sliced counting: each word's 64 hash bits are spread into 64 lanes of one big integer,
-# so adding a word's weight to all 64 counters is one big-integer addition, not 64 steps.
-_LANE = 24  # bits per counter; texts are far below 2**23 words
-_LANE_MASK = (1 << _LANE) - 1
-_SPREAD = [sum(1 << (_LANE * i) for i in range(8) if value >> i & 1) for value in range(256)]
-# _SPREAD shifted into place for each byte of the (big-endian) 8-byte word hash.
-_BYTE_LANES = tuple(
-    tuple(_SPREAD[b] << (_LANE * 8 * (7 - index)) for b in range(256)) for index in range(8)
-)
-
-
-@lru_cache(maxsize=1 << 15)  # a language's common words recur in every text: ~8 MB at most
-def _word_lanes(word: str) -> int:
-    """The word's 64 hash bits, one per lane."""
-    d = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    b0, b1, b2, b3, b4, b5, b6, b7 = _BYTE_LANES
-    return b0[d[0]] | b1[d[1]] | b2[d[2]] | b3[d[3]] | b4[d[4]] | b5[d[5]] | b6[d[6]] | b7[d[7]]
-
-
-def simhash(text: str) -> int | None:
-    """A 64-bit fingerprint that changes by a few bits when a word or two of the text change
-    (word counts, order ignored); None for texts too short to compare."""
-    words = _WORD.findall(text.casefold())
-    if len(words) < SIMHASH_MIN_WORDS:
-        return None
-    lanes = 0
-    for word, count in Counter(words).items():
-        lanes += count * _word_lanes(word)
-    total = len(words)
-    value = 0
-    for bit in range(64):
-        if (lanes >> (_LANE * bit) & _LANE_MASK) * 2 > total:  # set in more than half
-            value |= 1 << bit
-    return value - (1 << 64) if value >= 1 << 63 else value  # fits SQLite's signed INTEGER
-
-
-def simhash_bands(value: int) -> tuple[int, int, int, int]:
-    """Four 16-bit bands: two fingerprints within 3 bits share at least one band exactly, so
-    candidates are found with an index lookup instead of a scan."""
-    u = value & (1 << 64) - 1
-    return (u & 0xFFFF, u >> 16 & 0xFFFF, u >> 32 & 0xFFFF, u >> 48 & 0xFFFF)
-
-
-def near_identical(a: int, b: int) -> bool:
-    return ((a ^ b) & (1 << 64) - 1).bit_count() <= SIMHASH_MAX_DISTANCE
-
-
-def story_rank(text: str, source: str, key: str) -> tuple[int, str, str]:
-    """Which version of a story represents it: the most complete (longest text); ties go the
-    same way whatever order the sources were polled in."""
-    return (len(text), source, key)
+def owed_alerts(
+    regrouped: Sequence[tuple[StoredEntry, bool, float]],
+    channels: Sequence[AlertChannel],
+    now: float,
+) -> list[tuple[str, int, tuple[str, ...]]]:
+    """(channel, entry id, topics) for the entries that a new story rule set apart from the
+    story they were merged into (so they were never alerted), first seen within
+    REGROUPED_ALERT_AGE: a lost alert of this week is still news; an older one is only
+    published again."""
+    owed = []
+    for entry, alone, first_seen in regrouped:
+        if not alone or now - first_seen > REGROUPED_ALERT_AGE:
+            continue
+        for channel in channels:
+            topics = alert_topics(entry.hits, channel)
+            if topics:
+                owed.append((channel.name, entry.id, topics))
+    return owed
 
 
 # -- source health ---------------------------------------------------------------------------

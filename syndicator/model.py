@@ -122,7 +122,7 @@ class NewEntry:
     digest: str
     clean: CleanEntry
     hits: tuple[TopicHit, ...]
-    fingerprint: int | None = None  # SimHash of the clean text, for near-duplicate stories
+    sketch: tuple[int, ...] = ()  # stories.sketch of the clean text: candidates for its story
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,24 @@ class StoredEntry:
     published: datetime | None
     updated: datetime
     hits: tuple[TopicHit, ...]
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Another entry that tells a published entry's story, and the evidence that it does."""
+
+    source: str
+    title: str
+    link: str
+    why: str  # the rule and the similarity measured, e.g. "same text: text 0.97 aligned"
+
+
+@dataclass(frozen=True)
+class Story:
+    """A published entry and the copies it stands for (`syndicator copies`)."""
+
+    entry: StoredEntry
+    copies: tuple[Copy, ...]
 
 
 @dataclass(frozen=True)

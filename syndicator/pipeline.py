@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from syndicator import decide, schedule
+from syndicator import decide, schedule, stories
 from syndicator.alert import Sender, deliver, make_sender
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, FetchError, ParseError
@@ -153,7 +153,7 @@ class Analyser:
                 if topics:
                     alerts.append((channel.name, len(entries), topics))
             entries.append(
-                NewEntry(source, parsed, digest, clean, hits, decide.simhash(clean.text))
+                NewEntry(source, parsed, digest, clean, hits, stories.sketch(clean.text))
             )
         return Analysis(tuple(entries), tuple(alerts), len(feed.entries), feed.warning)
 
@@ -322,6 +322,7 @@ class Pipeline:
                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(until)),
             )
         report.held = len(held)
+        self.settle_regrouped()
         self._to_poll = len(to_poll)
         if to_poll:
             asyncio.run(self._poll_all(to_poll, states, report))
@@ -329,6 +330,26 @@ class Pipeline:
         self.publish(report)
         report.alerts_sent, report.alerts_failed = deliver(self.store, self.senders, self.clock())
         return report
+
+    def settle_regrouped(self) -> int:
+        """After every story was decided again (an upgrade of the rule, a reclean): queue the
+        alerts owed to entries that now stand alone, and republish every feed. Returns how
+        many entries changed story."""
+        regrouped = self.store.regrouped()
+        if not regrouped:
+            return 0
+        owed = decide.owed_alerts(regrouped, self.config.alerts, self.clock())
+        queued = self.store.settle_regrouped(owed, self.clock())
+        log.warning(
+            "%d entries changed story under the current rule; %d alerts queued for those that "
+            "now stand alone and were never alerted (first seen within %s); every feed is "
+            "written again",
+            len(regrouped),
+            queued,
+            _days(decide.REGROUPED_ALERT_AGE),
+        )
+        self._dirty.update([ALL, *(t.name for t in self.config.topics)])
+        return len(regrouped)
 
     def forget_old(self) -> int:
         """Apply `retain`: entries first seen longer ago go (their keys stay known, so they
@@ -605,8 +626,9 @@ class Pipeline:
         for entry_id, source, parsed in self.store.raw_entries():
             clean = clean_entry(parsed, self.analyser.rules_for(source), explain=False)
             hits = matcher.match(clean.title, clean.text, source)
-            updates.append((entry_id, clean, hits, decide.simhash(clean.text)))
+            updates.append((entry_id, clean, hits))
         self.store.update_cleaned(updates)
+        self.settle_regrouped()
         self._dirty.update([ALL, *(t.name for t in self.config.topics)])
         self.publish()
         return len(updates)

@@ -9,29 +9,36 @@ alert or validators that would hide an unsaved entry.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from syndicator import decide
+from syndicator import stories
 from syndicator.errors import StoreError
 from syndicator.model import (
     Alert,
     CleanEntry,
+    Copy,
     NewEntry,
     Notice,
     ParsedEntry,
     SourceState,
     StoredEntry,
+    Story,
     TopicHit,
     Validators,
 )
 
-SCHEMA_VERSION = 4  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 5  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*;
+# 5: story_keys and evidence instead of SimHash bands (every story decided again)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,20 +62,28 @@ CREATE TABLE IF NOT EXISTS entries (
     raw_orig_link TEXT NOT NULL DEFAULT '', raw_base TEXT NOT NULL DEFAULT '',
     html TEXT NOT NULL, text TEXT NOT NULL,
     published REAL, updated REAL NOT NULL, first_seen REAL NOT NULL,
-    story TEXT, simhash INTEGER,
-    band0 INTEGER, band1 INTEGER, band2 INTEGER, band3 INTEGER,
-    dup_of INTEGER,
+    story TEXT,  -- the link as copies elsewhere read it (stories.link_key)
+    dup_of INTEGER,  -- the entry that stands for this one's story, if another does
+    dup_why TEXT,  -- the evidence for that: the verdict of stories.compare
     UNIQUE (source, key)
 );
 CREATE INDEX IF NOT EXISTS entries_by_time ON entries (updated DESC);
 CREATE INDEX IF NOT EXISTS entries_by_story ON entries (story);
--- The near-duplicate lookup wants entries that are not duplicates themselves: with dup_of in
--- the index it skips the others without reading their rows, whose long text columns spill onto
--- overflow pages (the lookup over 6,000 similar entries went from 0.85 s to 0.17 s).
-CREATE INDEX IF NOT EXISTS entries_near0 ON entries (band0, dup_of, simhash);
-CREATE INDEX IF NOT EXISTS entries_near1 ON entries (band1, dup_of, simhash);
-CREATE INDEX IF NOT EXISTS entries_near2 ON entries (band2, dup_of, simhash);
-CREATE INDEX IF NOT EXISTS entries_near3 ON entries (band3, dup_of, simhash);
+-- Candidates for "the same story": each text's sketch (stories.sketch), stamped with the
+-- entry's publication time, so a lookup reads only the rows of one window.
+CREATE TABLE IF NOT EXISTS story_keys (
+    key INTEGER NOT NULL,
+    stamp REAL NOT NULL,
+    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    PRIMARY KEY (key, stamp, entry_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS story_keys_entry ON story_keys (entry_id);
+-- Entries whose story changed when every story was decided again (an upgrade, a reclean):
+-- `alert` marks one that was hidden as a copy and now stands alone, so never alerted.
+CREATE TABLE IF NOT EXISTS regrouped (
+    entry_id INTEGER PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,
+    alert INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS entries_dup ON entries (dup_of) WHERE dup_of IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_seen ON entries (first_seen);
 -- Entries past the retention time: only what tells a poll they are not new.
@@ -123,9 +138,14 @@ class Store(Protocol):
     def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]: ...
     def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]: ...
     def update_cleaned(
-        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...], int | None]]
-    ) -> None: ...
+        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...]]]
+    ) -> int: ...
+    def regrouped(self) -> list[tuple[StoredEntry, bool, float]]: ...
+    def settle_regrouped(
+        self, alerts: Sequence[tuple[str, int, tuple[str, ...]]], now: float
+    ) -> int: ...
     def outbox_counts(self) -> tuple[int, int]: ...
+    def stories(self, search: str | None = None, limit: int = 50) -> list[Story]: ...
     def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[Alert]: ...
     def pending_notices(self, channel: str, now: float) -> list[Notice]: ...
     def next_retry(self) -> float | None: ...
@@ -158,13 +178,30 @@ def read_source_states(db: sqlite3.Connection) -> dict[str, SourceState]:
     }
 
 
+STORY_WINDOW = 3 * 86400.0  # default: copies of one story are published within days
+MAX_CANDIDATES = 4  # stories compared word by word per new entry, the likeliest first
+MIN_SHARED = 2  # of the sketch's hashes: one alone is too often a common phrase
+
+
+@dataclass(frozen=True)
+class _Story:
+    """One entry as the story decision sees it."""
+
+    id: int
+    key: str
+    stamp: float  # publication time (else the feed's update time, else first seen)
+    text: stories.StoryText
+    sketch: tuple[int, ...]
+
+
 def entry_uid(source: str, key: str) -> str:
     """An Atom id that is a valid IRI and stable for the entry, whatever its guid looks like."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"syndicator:{source}\n{key}").urn
 
 
 class SQLiteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, story_window: float = STORY_WINDOW) -> None:
+        self.story_window = story_window
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # The pipeline uses the store from one worker thread at a time, never concurrently.
@@ -196,10 +233,18 @@ class SQLiteStore:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(entries)")}
             if "raw_base" not in columns:
                 self._db.execute("ALTER TABLE entries ADD COLUMN raw_base TEXT NOT NULL DEFAULT ''")
-        for band in range(4):
-            # Replaced by entries_near* in schema 4; dropped on every open, since an older
-            # Syndicator opening this database recreates them before refusing the schema.
-            self._db.execute(f"DROP INDEX IF EXISTS entries_band{band}")
+        if version < 5:
+            # SimHash bands gave way to story_keys and evidence: every story is decided again.
+            for band in range(4):
+                self._db.execute(f"DROP INDEX IF EXISTS entries_near{band}")
+                self._db.execute(f"DROP INDEX IF EXISTS entries_band{band}")
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(entries)")}
+            for column in ("simhash", "band0", "band1", "band2", "band3"):
+                if column in columns:
+                    self._db.execute(f"ALTER TABLE entries DROP COLUMN {column}")
+            if "dup_why" not in columns:
+                self._db.execute("ALTER TABLE entries ADD COLUMN dup_why TEXT")
+            self._regroup_all()
         if version < SCHEMA_VERSION:
             self._db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
@@ -290,12 +335,25 @@ class SQLiteStore:
             )
             gone = self._db.execute("DELETE FROM entries WHERE first_seen < ?", (before,)).rowcount
             if gone:
-                # A newer copy of a forgotten story now stands for itself.
-                self._db.execute(
-                    "UPDATE entries SET dup_of = NULL WHERE dup_of IS NOT NULL "
-                    "AND dup_of NOT IN (SELECT id FROM entries)"
-                )
+                self._promote_orphans()
         return int(gone)
+
+    def _promote_orphans(self) -> None:
+        """The copies of a forgotten story's standing entry: the most complete of them stands
+        for the story now, and the rest stay its copies."""
+        orphans: dict[int, list[tuple[tuple[int, str, str], int]]] = {}
+        for entry_id, dup_of, length, source, key in self._db.execute(
+            "SELECT id, dup_of, length(text), source, key FROM entries "
+            "WHERE dup_of IS NOT NULL AND dup_of NOT IN (SELECT id FROM entries)"
+        ).fetchall():
+            orphans.setdefault(int(dup_of), []).append(((length, source, key), int(entry_id)))
+        for members in orphans.values():
+            head = max(members)[1]
+            self._db.execute("UPDATE entries SET dup_of=NULL, dup_why=NULL WHERE id=?", (head,))
+            self._db.executemany(
+                "UPDATE entries SET dup_of=? WHERE id=?",
+                [(head, entry_id) for _, entry_id in members if entry_id != head],
+            )
 
     def save_states(
         self, states: Sequence[tuple[SourceState, Sequence[tuple[str, str, str]]]], now: float
@@ -331,42 +389,30 @@ class SQLiteStore:
             saved = [self._put_entry(e, now, touched) for e in entries]
             for channel, index, topics in alerts:
                 entry_id, group = saved[index]
-                if group:
-                    done = self._alerted_topics(channel, group)
-                    topics = tuple(t for t in topics if t not in done)
-                    if not topics:
-                        continue
-                self._db.execute(
-                    "INSERT OR IGNORE INTO outbox (channel, entry_id, topics, created) "
-                    "VALUES (?,?,?,?)",
-                    (channel, entry_id, json.dumps(list(topics)), now),
-                )
+                self._put_alert(channel, entry_id, group, topics, now)
             self._put_notices(notices, now)
             self._put_state(state)
         return touched
 
     def _put_entry(self, e: NewEntry, now: float, touched: set[str]) -> tuple[int, list[int]]:
-        """Upsert one entry; returns its id and the other entries of the same story."""
+        """Upsert one entry and decide its story; returns its id and the other entries of the
+        same story."""
         p, c = e.parsed, e.clean
         published = p.published.timestamp() if p.published else None
         stamp = p.updated or p.published
         updated = stamp.timestamp() if stamp else now
-        story = decide.story_link(c.link)
-        fingerprint = e.fingerprint
-        bands = decide.simhash_bands(fingerprint) if fingerprint is not None else (None,) * 4
         row = self._db.execute(
             "INSERT INTO entries (source, key, digest, uid, title, link, author, raw_title, "
-            "raw_link, raw_html, html, text, published, updated, first_seen, story, simhash, "
-            "band0, band1, band2, band3, raw_orig_link, raw_base) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "raw_link, raw_html, html, text, published, updated, first_seen, story, "
+            "raw_orig_link, raw_base) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(source, key) DO UPDATE SET digest=excluded.digest, "
             "title=excluded.title, link=excluded.link, author=excluded.author, "
             "raw_title=excluded.raw_title, raw_link=excluded.raw_link, "
             "raw_orig_link=excluded.raw_orig_link, raw_base=excluded.raw_base, "
             "raw_html=excluded.raw_html, html=excluded.html, text=excluded.text, "
-            "published=excluded.published, updated=excluded.updated, story=excluded.story, "
-            "simhash=excluded.simhash, band0=excluded.band0, band1=excluded.band1, "
-            "band2=excluded.band2, band3=excluded.band3 RETURNING id, dup_of",
+            "published=excluded.published, updated=excluded.updated, story=excluded.story "
+            "RETURNING id, dup_of",
             (
                 e.source,
                 p.key,
@@ -383,70 +429,182 @@ class SQLiteStore:
                 published,
                 updated,
                 now,
-                story,
-                fingerprint,
-                *bands,
+                stories.link_key(c.link),
                 p.orig_link,
                 p.base,
             ),
         ).fetchone()
         entry_id, dup_of = int(row[0]), row[1]
         self._put_hits(entry_id, e.hits)
-        if dup_of is not None:
-            return entry_id, self._group(int(dup_of), entry_id)
-        other = self._same_story(entry_id, story, fingerprint, bands)
-        if other is None:
-            return entry_id, []
-        other_id, other_rank = other
-        if decide.story_rank(c.text, e.source, p.key) > other_rank:  # the new one represents it
-            for (topic,) in self._db.execute(
-                "SELECT DISTINCT topic FROM hits WHERE entry_id IN "
-                "(SELECT id FROM entries WHERE id=? OR dup_of=?)",
-                (other_id, other_id),
-            ):
-                touched.add(topic)
-            self._db.execute(
-                "UPDATE entries SET dup_of=? WHERE id=? OR dup_of=?", (entry_id, other_id, other_id)
-            )
-            return entry_id, self._group(entry_id, entry_id)
-        self._db.execute("UPDATE entries SET dup_of=? WHERE id=?", (other_id, entry_id))
-        return entry_id, self._group(other_id, entry_id)
+        story = _Story(entry_id, p.key, published if published is not None else updated,
+                       stories.StoryText(e.source, c.title, c.text, c.link), e.sketch)
+        self._db.execute("DELETE FROM story_keys WHERE entry_id=?", (entry_id,))
+        self._put_keys(story)
+        head = self._join_story(story, None if dup_of is None else int(dup_of), touched)
+        return entry_id, self._group(head, entry_id)
 
-    def _same_story(
-        self,
-        entry_id: int,
-        story: str | None,
-        fingerprint: int | None,
-        bands: tuple[int | None, ...],
-    ) -> tuple[int, tuple[int, str, str]] | None:
-        """(id, rank) of the entry that represents the same story, if any."""
-        if story is not None:
-            row = self._db.execute(
-                "SELECT id, length(text), source, key FROM entries WHERE story=? AND id<>? "
-                "AND dup_of IS NULL ORDER BY id LIMIT 1",
-                (story, entry_id),
+    def _put_keys(self, story: _Story) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO story_keys (key, stamp, entry_id) VALUES (?,?,?)",
+            [(key, story.stamp, story.id) for key in story.sketch],
+        )
+
+    def _join_story(self, story: _Story, dup_of: int | None, touched: set[str]) -> int:
+        """Find the story this entry tells among the entries published within the window, on
+        the evidence of stories.compare, and make the most complete version stand for it.
+        Returns the id of the entry that now stands for the story."""
+        if dup_of is not None:  # a changed copy: still the same story as the one it joined?
+            verdict = stories.compare(story.text, self._story_text(dup_of))
+            if verdict.same:
+                return dup_of
+            log.info("story: entry %d no longer tells story %d: %s", story.id, dup_of, verdict.why)
+            self._db.execute("UPDATE entries SET dup_of=NULL, dup_why=NULL WHERE id=?", (story.id,))
+        elif self._db.execute(
+            "SELECT 1 FROM entries WHERE dup_of=? LIMIT 1", (story.id,)
+        ).fetchone():
+            return story.id  # it stands for copies already: it stays their story
+        for head in self._candidates(story):
+            other = self._story_text(head)
+            verdict = stories.compare(story.text, other)
+            if not verdict.same:
+                continue
+            length, source, key = self._db.execute(
+                "SELECT length(text), source, key FROM entries WHERE id=?", (head,)
             ).fetchone()
-            if row:
-                return int(row[0]), (int(row[1]), str(row[2]), str(row[3]))
-        if fingerprint is None:
-            return None
-        for other_id, other_hash in self._db.execute(
-            "SELECT id, simhash FROM entries WHERE id<>? "
-            "AND dup_of IS NULL AND (band0=? OR band1=? OR band2=? OR band3=?) ORDER BY id",
-            (entry_id, *bands),
-        ):
-            if other_hash is not None and decide.near_identical(fingerprint, int(other_hash)):
-                length, source, key = self._db.execute(
-                    "SELECT length(text), source, key FROM entries WHERE id=?", (other_id,)
-                ).fetchone()
-                return int(other_id), (int(length), str(source), str(key))
-        return None
+            why = f"{verdict.rule}: {verdict.why}"
+            if stories.rank(story.text.text, story.text.source, story.key) > (length, source, key):
+                # The new one is more complete: it stands for the story from now on.
+                touched.update(
+                    topic
+                    for (topic,) in self._db.execute(
+                        "SELECT DISTINCT topic FROM hits WHERE entry_id IN "
+                        "(SELECT id FROM entries WHERE id=? OR dup_of=?)",
+                        (head, head),
+                    )
+                )
+                self._db.execute("UPDATE entries SET dup_of=? WHERE dup_of=?", (story.id, head))
+                self._db.execute(
+                    "UPDATE entries SET dup_of=?, dup_why=? WHERE id=?", (story.id, why, head)
+                )
+                log.info(
+                    "story: entry %d (source=%s %r) stands for entry %d (source=%s): %s",
+                    story.id, story.text.source, story.text.title, head, source, why,
+                )
+                return story.id
+            self._db.execute(
+                "UPDATE entries SET dup_of=?, dup_why=? WHERE id=?", (head, why, story.id)
+            )
+            log.info(
+                "story: entry %d (source=%s %r) is a copy of entry %d (source=%s %r): %s",
+                story.id, story.text.source, story.text.title, head, other.source, other.title,
+                why,
+            )
+            return head
+        return story.id
+
+    def _candidates(self, story: _Story) -> list[int]:
+        """The stories (their standing entries) that may be this one's: the same link, or a
+        shared shingle hash, within the window of publication time; the likeliest first."""
+        low, high = story.stamp - self.story_window, story.stamp + self.story_window
+        found: dict[int, int] = {}
+        link = stories.link_key(story.text.link)
+        if link is not None:
+            for (other,) in self._db.execute(
+                "SELECT id FROM entries WHERE story=? AND id<>? "
+                "AND coalesce(published, updated) BETWEEN ? AND ? ORDER BY id LIMIT ?",
+                (link, story.id, low, high, MAX_CANDIDATES),
+            ):
+                found[int(other)] = len(story.sketch) + 1
+        if story.sketch:
+            marks = ",".join("?" * len(story.sketch))
+            for other, shared in self._db.execute(
+                f"SELECT entry_id, count(*) AS shared FROM story_keys WHERE key IN ({marks}) "
+                "AND stamp BETWEEN ? AND ? AND entry_id<>? GROUP BY entry_id HAVING shared >= ? "
+                "ORDER BY shared DESC, entry_id LIMIT ?",
+                (*story.sketch, low, high, story.id, MIN_SHARED, MAX_CANDIDATES),
+            ):
+                found[int(other)] = max(found.get(int(other), 0), int(shared))
+        heads: dict[int, int] = {}
+        for other, score in sorted(found.items(), key=lambda item: (-item[1], item[0])):
+            (dup_of,) = self._db.execute(
+                "SELECT dup_of FROM entries WHERE id=?", (other,)
+            ).fetchone()
+            head = other if dup_of is None else int(dup_of)
+            if head != story.id:
+                heads.setdefault(head, score)
+        return list(heads)
+
+    def _story_text(self, entry_id: int) -> stories.StoryText:
+        source, title, text, link = self._db.execute(
+            "SELECT source, title, text, link FROM entries WHERE id=?", (entry_id,)
+        ).fetchone()
+        return stories.StoryText(str(source), str(title), str(text), str(link))
+
+    def _regroup_all(self) -> int:
+        """Decide every stored entry's story again, in the order they arrived (after an
+        upgrade of the rule, or new cleaning rules). An entry that was hidden as a copy and now
+        stands alone is marked for an alert (it never had one); every entry whose story changed
+        is marked, so its feeds are written again. Returns how many changed."""
+        before = dict(self._db.execute("SELECT id, dup_of FROM entries"))
+        self._db.execute("DELETE FROM story_keys")
+        self._db.execute("UPDATE entries SET dup_of=NULL, dup_why=NULL")
+        rows = self._db.execute(
+            "SELECT id, key, coalesce(published, updated), source, title, text, link "
+            "FROM entries ORDER BY id"
+        ).fetchall()
+        touched: set[str] = set()
+        for entry_id, key, stamp, source, title, text, link in rows:
+            self._db.execute(
+                "UPDATE entries SET story=? WHERE id=?", (stories.link_key(link), entry_id)
+            )
+            story = _Story(
+                int(entry_id),
+                str(key),
+                float(stamp),
+                stories.StoryText(str(source), str(title), str(text), str(link)),
+                stories.sketch(str(text)),
+            )
+            self._put_keys(story)
+            self._join_story(story, None, touched)
+        after = dict(self._db.execute("SELECT id, dup_of FROM entries"))
+        changed = [
+            (entry_id, int(before[entry_id] is not None and dup_of is None))
+            for entry_id, dup_of in after.items()
+            if before.get(entry_id) != dup_of
+        ]
+        self._db.executemany(
+            "INSERT INTO regrouped (entry_id, alert) VALUES (?,?) "
+            "ON CONFLICT(entry_id) DO UPDATE SET alert=max(alert, excluded.alert)",
+            changed,
+        )
+        if changed:
+            log.warning(
+                "story: decided the story of %d entries again; %d changed, %d now stand alone",
+                len(rows), len(changed), sum(alert for _, alert in changed),
+            )
+        return len(changed)
 
     def _group(self, head: int, exclude: int) -> list[int]:
         rows = self._db.execute(
             "SELECT id FROM entries WHERE (id=? OR dup_of=?) AND id<>?", (head, head, exclude)
         )
         return [int(r[0]) for r in rows]
+
+    def _put_alert(
+        self, channel: str, entry_id: int, group: list[int], topics: tuple[str, ...], now: float
+    ) -> bool:
+        """One outbox row, for the topics not yet alerted for this story on this channel;
+        False when there is none to add (all alerted, or this entry was alerted already)."""
+        if group:
+            done = self._alerted_topics(channel, group)
+            topics = tuple(t for t in topics if t not in done)
+            if not topics:
+                return False
+        added = self._db.execute(
+            "INSERT OR IGNORE INTO outbox (channel, entry_id, topics, created) VALUES (?,?,?,?)",
+            (channel, entry_id, json.dumps(list(topics)), now),
+        ).rowcount
+        return bool(added)
 
     def _alerted_topics(self, channel: str, entry_ids: Sequence[int]) -> set[str]:
         marks = ",".join("?" * len(entry_ids))
@@ -479,30 +637,46 @@ class SQLiteStore:
             )
 
     def update_cleaned(
-        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...], int | None]]
-    ) -> None:
-        """New cleaned text and topic hits for stored entries, in one transaction; no alerts,
-        since these stories are not new."""
+        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...]]]
+    ) -> int:
+        """New cleaned text and topic hits for stored entries, then every story decided again
+        on the new texts, in one transaction. No alerts here, since these stories are not new;
+        an entry that now stands alone is marked as after an upgrade (see `regrouped`).
+        Returns how many entries' stories changed."""
         with self._transaction():
-            for entry_id, clean, hits, fingerprint in updates:
-                bands = (
-                    decide.simhash_bands(fingerprint) if fingerprint is not None else (None,) * 4
-                )
+            for entry_id, clean, hits in updates:
                 self._db.execute(
-                    "UPDATE entries SET title=?, link=?, html=?, text=?, story=?, simhash=?, "
-                    "band0=?, band1=?, band2=?, band3=? WHERE id=?",
-                    (
-                        clean.title,
-                        clean.link,
-                        clean.html,
-                        clean.text,
-                        decide.story_link(clean.link),
-                        fingerprint,
-                        *bands,
-                        entry_id,
-                    ),
+                    "UPDATE entries SET title=?, link=?, html=?, text=? WHERE id=?",
+                    (clean.title, clean.link, clean.html, clean.text, entry_id),
                 )
                 self._put_hits(entry_id, hits)
+            return self._regroup_all()
+
+    def regrouped(self) -> list[tuple[StoredEntry, bool, float]]:
+        """Entries whose story changed when every story was decided again: each with whether
+        it now stands alone after being hidden as a copy (so was never alerted), and when it
+        was first seen."""
+        rows = self._db.execute(
+            f"SELECT {_ENTRY_COLUMNS}, r.alert, e.first_seen FROM regrouped r "
+            "JOIN entries e ON e.id = r.entry_id ORDER BY e.id"
+        ).fetchall()
+        entries = self._entries(r[:10] for r in rows)
+        return [(e, bool(r[10]), float(r[11])) for e, r in zip(entries, rows, strict=True)]
+
+    def settle_regrouped(
+        self, alerts: Sequence[tuple[str, int, tuple[str, ...]]], now: float
+    ) -> int:
+        """Queue the alerts (channel, entry id, topics) that regrouped entries are owed and
+        clear the marks, in one transaction. An entry alerted before (it stood for its story
+        once), or a topic already alerted for its story on that channel, is not alerted again.
+        Returns how many alerts were queued."""
+        with self._transaction():
+            queued = sum(
+                self._put_alert(channel, entry_id, self._group(entry_id, entry_id), topics, now)
+                for channel, entry_id, topics in alerts
+            )
+            self._db.execute("DELETE FROM regrouped")
+        return queued
 
     def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]:
         if topic is None:
@@ -518,6 +692,29 @@ class SQLiteStore:
                 (topic, limit),
             ).fetchall()
         return self._entries(rows)
+
+    def stories(self, search: str | None = None, limit: int = 50) -> list[Story]:
+        """Published entries that stand for copies, newest first, each with its copies and the
+        evidence; `search` keeps those whose title or link contains it (any case)."""
+        where = "e.dup_of IS NULL AND EXISTS (SELECT 1 FROM entries c WHERE c.dup_of = e.id)"
+        args: list[object] = []
+        if search:
+            where += " AND (instr(lower(e.title), lower(?)) OR instr(lower(e.link), lower(?)))"
+            args += [search, search]
+        rows = self._db.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries e WHERE {where} "
+            "ORDER BY e.updated DESC, e.id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        found = []
+        for entry in self._entries(rows):
+            copies = self._db.execute(
+                "SELECT source, title, link, coalesce(dup_why, '') FROM entries WHERE dup_of=? "
+                "ORDER BY id",
+                (entry.id,),
+            ).fetchall()
+            found.append(Story(entry, tuple(Copy(*map(str, c)) for c in copies)))
+        return found
 
     def _entries(self, rows: Iterable[tuple[object, ...]]) -> list[StoredEntry]:
         rows = list(rows)

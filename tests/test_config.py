@@ -185,3 +185,12 @@ def test_retain_is_a_duration_or_forever(tmp_path: Path, value: str | None, seco
 def test_a_bad_retain_names_the_key(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match=r"syndicator\.retain"):
         load_config(write(tmp_path, f"[syndicator]\nretain = {value}\n"))
+
+
+def test_story_window_is_days_not_the_whole_history(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "[syndicator]\n")).story_window == 3 * 86400.0
+    config = load_config(write(tmp_path, '[syndicator]\nstory_window = "12h"\n'))
+    assert config.story_window == 43200.0
+    for value in ('"40d"', "0", '"later"'):
+        with pytest.raises(ConfigError, match=r"syndicator\.story_window"):
+            load_config(write(tmp_path, f"[syndicator]\nstory_window = {value}\n"))

@@ -10,6 +10,7 @@ import pytest
 
 from syndicator.model import CleanEntry, NewEntry, ParsedEntry, SourceState, TopicHit, Validators
 from syndicator.store import SCHEMA_VERSION, SQLiteStore, entry_uid
+from tests.conftest import DATA
 
 
 def new(key: str, title: str = "T", hits: tuple[TopicHit, ...] = ()) -> NewEntry:
@@ -92,14 +93,18 @@ def test_raw_entries_give_back_what_was_fetched(tmp_path: Path) -> None:
     assert source == "src" and raw == parsed
 
 
-def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
-    """Databases written before raw_base existed open, keep their entries, gain the column and
-    trade the band indexes for covering ones."""
-    path = tmp_path / "s.sqlite"
-    store = SQLiteStore(path)
-    store.save_poll(SourceState("src"), [new("a")], [], 1.0)
-    store.close()
+def _schema4(path: Path) -> sqlite3.Connection:
+    """The state a Syndicator of schema 4 left after polling Scripting News."""
     db = sqlite3.connect(path)
+    db.executescript((DATA / "state" / "schema4-scripting-news.sql").read_text(encoding="utf-8"))
+    return db
+
+
+def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    """Databases written before raw_base existed open, keep their entries, gain the column, and
+    trade SimHash bands for story keys."""
+    path = tmp_path / "s.sqlite"
+    db = _schema4(path)
     db.execute("ALTER TABLE entries DROP COLUMN raw_base")
     db.execute("DROP TABLE forgotten")
     db.execute("DROP INDEX entries_seen")
@@ -111,28 +116,42 @@ def test_a_schema_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     db.commit()
     db.close()
     upgraded = SQLiteStore(path)
-    ((_, _, raw),) = list(upgraded.raw_entries())
-    assert raw.key == "a" and raw.base == ""
+    raws = list(upgraded.raw_entries())
+    assert len(raws) == 48 and all(raw.base == "" for _, _, raw in raws)
     upgraded.save_poll(SourceState("src"), [new("b")], [], 2.0)
-    assert upgraded.all_digests("src") == {"a": "d-T", "b": "d-T"}
-    assert upgraded.forget(1.5) == 1 and upgraded.all_digests("src") == {"a": "d-T", "b": "d-T"}
+    assert upgraded.all_digests("src") == {"b": "d-T"}
+    assert len(upgraded.feed_entries(None, 100)) == 49
     upgraded.close()
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
         str(SCHEMA_VERSION),
     )
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {f"entries_near{b}" for b in range(4)} <= indexes
     assert not {f"entries_band{b}" for b in range(4)} & indexes
-    # An older Syndicator opening it recreates its indexes before refusing the newer schema.
-    db.execute("CREATE INDEX entries_band0 ON entries (band0)")
-    db.commit()
+    assert not {f"entries_near{b}" for b in range(4)} & indexes
+    columns = {r[1] for r in db.execute("PRAGMA table_info(entries)")}
+    assert "raw_base" in columns and "simhash" not in columns and "dup_why" in columns
+    assert db.execute("SELECT count(DISTINCT entry_id) FROM story_keys").fetchone()[0] > 20
     db.close()
-    SQLiteStore(path).close()
-    db = sqlite3.connect(path)
-    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "entries_band0" not in indexes
+
+
+def test_a_schema_4_database_decides_every_story_again(tmp_path: Path) -> None:
+    """41 of Scripting News's 48 posts were hidden as copies of others by the SimHash rule;
+    after the upgrade each stands alone, and each is marked: never alerted, owed an alert."""
+    path = tmp_path / "s.sqlite"
+    db = _schema4(path)
+    hidden = {r[0] for r in db.execute("SELECT key FROM entries WHERE dup_of IS NOT NULL")}
     db.close()
+    assert len(hidden) == 41
+    store = SQLiteStore(path)
+    assert len(store.feed_entries(None, 100)) == 48
+    regrouped = store.regrouped()
+    assert {e.uid for e, alone, _ in regrouped if alone} == {
+        entry_uid("scripting", key) for key in hidden
+    }
+    assert store.settle_regrouped([], 0.0) == 0 and store.regrouped() == []
+    store.close()
+    assert SQLiteStore(path).regrouped() == []  # decided once, not on every open
 
 
 def test_forgotten_entries_leave_only_their_key_and_digest(tmp_path: Path) -> None:
@@ -154,22 +173,43 @@ def test_forgotten_entries_leave_only_their_key_and_digest(tmp_path: Path) -> No
 def test_a_story_outlives_its_forgotten_first_version(tmp_path: Path) -> None:
     """The newer copy of a story whose first version was forgotten is published again."""
     store = SQLiteStore(tmp_path / "s.sqlite")
-    first = new("a", title="Long version")
-    second = new("b", title="Short")
     story = "https://e/story"
-    first = dataclasses.replace(
-        first,
-        parsed=dataclasses.replace(first.parsed, link=story),
-        clean=dataclasses.replace(first.clean, link=story, text="a much longer text"),
-    )
-    second = dataclasses.replace(
-        second,
-        parsed=dataclasses.replace(second.parsed, link=story),
-        clean=dataclasses.replace(second.clean, link=story),
-    )
-    store.save_poll(SourceState("src"), [first], [], 100.0)
-    store.save_poll(SourceState("src"), [second], [], 200.0)
-    assert [e.title for e in store.feed_entries(None, 10)] == ["Long version"]
+
+    def copy(source: str, title: str, text: str) -> NewEntry:
+        entry = new("k", title=title)
+        return dataclasses.replace(
+            entry,
+            source=source,
+            parsed=dataclasses.replace(entry.parsed, link=story),
+            clean=dataclasses.replace(entry.clean, link=story, text=text),
+        )
+
+    # One article from two sources: the same link, the same title (plus a tag).
+    store.save_poll(SourceState("a"), [copy("a", "NATO office in Tokyo", "a much longer text")],
+                    [], 100.0)
+    store.save_poll(SourceState("b"), [copy("b", "NATO office in Tokyo (dpa)", "x")], [], 200.0)
+    assert [e.title for e in store.feed_entries(None, 10)] == ["NATO office in Tokyo"]
     assert store.forget(150.0) == 1
-    assert [e.title for e in store.feed_entries(None, 10)] == ["Short"]
+    assert [e.title for e in store.feed_entries(None, 10)] == ["NATO office in Tokyo (dpa)"]
+    store.close()
+
+
+def test_the_most_complete_copy_of_a_forgotten_story_stands_for_the_rest(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    text = " ".join(f"word{n % 7} filler" for n in range(40))
+
+    def copy(source: str, extra: str, when: float) -> None:
+        entry = dataclasses.replace(new("k", title="A story"), source=source)
+        entry = dataclasses.replace(
+            entry, clean=dataclasses.replace(entry.clean, text=text + extra),
+            parsed=dataclasses.replace(entry.parsed, link=f"https://{source}/k"),
+        )
+        store.save_poll(SourceState(source), [entry], [], when)
+
+    copy("a", " and the longest ending of all", 100.0)
+    copy("b", " Foto", 200.0)
+    copy("c", " Foto dpa", 200.0)
+    assert [e.source for e in store.feed_entries(None, 10)] == ["a"]
+    assert store.forget(150.0) == 1
+    assert [e.source for e in store.feed_entries(None, 10)] == ["c"]  # one, the longer
     store.close()
