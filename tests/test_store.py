@@ -96,7 +96,7 @@ def test_raw_entries_give_back_what_was_fetched(tmp_path: Path) -> None:
 def _schema4(path: Path) -> sqlite3.Connection:
     """The state a Syndicator of schema 4 left after polling Scripting News."""
     db = sqlite3.connect(path)
-    db.executescript((DATA / "databases" / "schema4-scripting-news.sql").read_text(encoding="utf-8"))
+    db.executescript((DATA / "databases" / "schema4-scripting-news.sql").read_text("utf-8"))
     return db
 
 

@@ -277,7 +277,7 @@ def _old_state(tmp_path: Path, age_days: float) -> tuple[Path, int]:
     they still stood for their story)."""
     (tmp_path / "state").mkdir()
     db = sqlite3.connect(tmp_path / "state" / "s.sqlite")
-    db.executescript((DATA / "databases" / "schema4-scripting-news.sql").read_text(encoding="utf-8"))
+    db.executescript((DATA / "databases" / "schema4-scripting-news.sql").read_text("utf-8"))
     db.execute("UPDATE entries SET first_seen=?", (time.time() - age_days * 86400,))
     (owed,) = db.execute(
         "SELECT count(*) FROM entries e WHERE dup_of IS NOT NULL "
