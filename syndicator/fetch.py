@@ -4,6 +4,10 @@ Everything a hostile or broken server can do to us is bounded here: a total dead
 per-read timeout, which a trickling server never trips), a cap on the *decompressed* body size
 (so a gzip bomb stops at the cap), a redirect limit, and one short reason per failure.
 Conditional GET uses the validators stored from the last success.
+
+Every header value is the server's to choose, so each one read here is parsed totally: a value
+that makes no sense is ignored (a validator is dropped, a cache hint or Retry-After is no hint),
+never an exception, and every number that comes out is finite and bounded.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import asyncio
 import email.utils
 import itertools
 import logging
+import math
 import os
+import re
 import socket
 import ssl
 import time
@@ -66,10 +72,12 @@ async def fetch(
     """GET url; 304 when the validators still hold. Raises FetchError with a one-line reason,
     and nothing else: one hostile server must not end the cycle for every other source."""
     headers: dict[str, str] = {}
-    if validators.etag:
-        headers["If-None-Match"] = validators.etag
-    if validators.last_modified:
-        headers["If-Modified-Since"] = validators.last_modified
+    # Checked again on the way out: a state database written before values were checked on
+    # the way in may hold one that httpx refuses to send, which would fail the source forever.
+    if etag := validator(validators.etag):
+        headers["If-None-Match"] = etag
+    if last_modified := validator(validators.last_modified):
+        headers["If-Modified-Since"] = last_modified
     try:
         async with asyncio.timeout(limits.timeout):
             return await _get(client, url, headers, validators, limits)
@@ -173,17 +181,21 @@ async def _response(
         body=body,
         headers=dict(response.headers),
         validators=Validators(
-            etag=response.headers.get("ETag"),
-            last_modified=response.headers.get("Last-Modified"),
+            etag=validator(response.headers.get("ETag")),
+            last_modified=validator(response.headers.get("Last-Modified")),
         ),
     )
 
 
 async def _read_capped(response: httpx.Response, url: str, cap: int) -> bytes:
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
-    declared = response.headers.get("Content-Length", "")
-    if not encoding and declared.isdigit() and int(declared) > cap:
-        raise FetchError(url, f"body too large: {int(declared)} bytes (cap {cap})")
+    declared = response.headers.get("Content-Length", "").strip()
+    if not encoding and _DIGITS.fullmatch(declared):
+        declared = declared.lstrip("0") or "0"
+        if len(declared) > 18:  # int() of thousands of digits is slow, and refused
+            raise FetchError(url, f"body too large: more than 10^18 bytes declared (cap {cap})")
+        if int(declared) > cap:
+            raise FetchError(url, f"body too large: {int(declared)} bytes (cap {cap})")
     decoder = _decoder(encoding, url)
     parts: list[bytes] = []
     size = 0
@@ -215,20 +227,62 @@ def _decoder(encoding: str, url: str) -> zlib._Decompress | None:
     raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
 
 
-def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds from now that a Retry-After header asks for (delta-seconds or an HTTP date)."""
-    if not value:
+# -- header values -------------------------------------------------------------------------
+
+MAX_HINT = 366 * 86400.0  # the most any server hint (max-age, Expires, Retry-After) can ask for
+MAX_VALIDATOR = 1024  # ETags are short hashes; a longer "validator" is not one
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: "²".isdigit() is true, and int("²") fails
+_VALIDATOR = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+
+
+def validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified value fit to store and to send back as a request header; None
+    for one that is not (empty, too long, or with a character outside visible ASCII, which
+    httpx refuses to send)."""
+    if value is None:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    value = value.strip(" \t")
+    if len(value) > MAX_VALIDATOR or not _VALIDATOR.fullmatch(value):
+        return None
+    return value
+
+
+def delta_seconds(value: str) -> float | None:
+    """A delta-seconds value (RFC 9111 1.2.2: ASCII digits), at most MAX_HINT."""
+    value = value.strip(" \t")
+    if not _DIGITS.fullmatch(value):
+        return None
+    value = value.lstrip("0") or "0"
+    return MAX_HINT if len(value) > 10 else min(float(int(value)), MAX_HINT)
+
+
+def http_date(value: str, now: float) -> float | None:
+    """Seconds from now until an HTTP date (negative when it is past); None for anything that
+    is not a date a calendar has (hour 25, year 10**20, ...)."""
+    if len(value) > 100:
+        return None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
+    return seconds if math.isfinite(seconds) else None
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from now that a Retry-After header asks for (delta-seconds or an HTTP date),
+    within [0, MAX_HINT]; None when there is no usable value."""
+    if not value:
+        return None
+    value = value.strip(" \t")
+    seconds = delta_seconds(value)
+    if seconds is None:
+        seconds = http_date(value, now)
+    if seconds is None:
+        return None
+    return min(max(0.0, seconds), MAX_HINT)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -283,10 +337,13 @@ def fetch_file(path: str, validators: Validators, limits: Limits) -> Fetched:
 
 
 def header_max_age(headers: Mapping[str, str], now: float) -> float | None:
-    """How long the server says the response stays fresh (Cache-Control max-age, or Expires)."""
+    """How long the server says the response stays fresh (Cache-Control max-age, or Expires),
+    within [0, MAX_HINT]; None when it says nothing usable."""
     lowered = {k.lower(): v for k, v in headers.items()}
     for part in lowered.get("cache-control", "").split(","):
         name, _, value = part.strip().partition("=")
-        if name.lower() == "max-age" and value.strip().isdigit():
-            return float(value.strip())
-    return retry_after(lowered.get("expires"), now) if "expires" in lowered else None
+        if name.strip().lower() == "max-age":
+            seconds = delta_seconds(value.strip(" \t").strip('"'))
+            if seconds is not None:
+                return seconds
+    return retry_after(lowered.get("expires"), now)

@@ -431,10 +431,21 @@ class Pipeline:
                 if self.progress is not None:
                     self.progress(report.polled, self._to_poll)
 
+        async def guarded(source: Source) -> None:
+            """Whatever one source's response does costs that source, never the cycle."""
+            try:
+                await one(source)
+            except Exception as exc:
+                log.exception("source=%s unexpected error handling its response", source.name)
+                reason = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
+                state = states.get(source.name) or SourceState(name=source.name)
+                now = self.clock()
+                settled.append(self._failed(source, state, now, reason, None, None, report))
+
         try:
             # Sources of one host side by side, so its kept-alive connections are reused.
             ordered = sorted(sources, key=lambda s: urlsplit(s.url).netloc.lower())
-            await asyncio.gather(*(one(s) for s in ordered))
+            await asyncio.gather(*(guarded(s) for s in ordered))
         finally:
             await client.aclose()
             await loop.run_in_executor(writer, self.store.save_states, settled, self.clock())
