@@ -23,7 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from syndicator import __version__
-from syndicator.config import Config, load_config, parse_config, parse_duration
+from syndicator.config import Config, http_url, load_config, parse_config, parse_duration
 from syndicator.errors import ConfigError, FetchError, ParseError, QueryError, SyndicatorError
 from syndicator.fetch import Limits, fetch, fetch_file, make_client
 from syndicator.match import compile_topics, explain_match, parse_query
@@ -403,11 +403,12 @@ def _clean(feed: str, explain: bool, config_path: str | None) -> int:
     except ValueError as exc:
         raise ConfigError("clean.drop", str(exc)) from exc
     limits = Limits()
-    if feed.startswith(("http://", "https://")):
+    url = http_url(feed)
+    if url is not None:
 
         async def get() -> Fetched:
             async with make_client(limits) as client:
-                return await fetch(client, feed, Validators(), limits)
+                return await fetch(client, url, Validators(), limits)
 
         try:
             fetched = asyncio.run(get())
@@ -452,13 +453,14 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
     from syndicator.status import format_interval
 
     config = _load(path)
-    url = normalize_input_url(url)
-    if not url.startswith(("http://", "https://")):
+    typed = normalize_input_url(url)
+    if http_url(typed) is None:
         print(
-            f"syndicator: {url!r} is not an http(s) URL (add a local file by editing {path})",
+            f"syndicator: {typed!r} is not an http(s) URL (add a local file by editing {path})",
             file=sys.stderr,
         )
         return 2
+    url = http_url(typed) or typed
     try:
         if interval:
             parse_duration(interval, "--interval")

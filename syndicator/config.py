@@ -36,6 +36,7 @@ _SIZE_UNITS = {
 # Names become file names and URL paths (`/<topic>.atom`), so they stay in a safe alphabet.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _RESERVED = {"all", "index", "healthz", "status"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 controls, DEL
 
 ALERT_TYPES = ("console", "email")
 SECURITY = ("none", "starttls", "tls")
@@ -66,7 +67,23 @@ class Source:
 
     @property
     def is_file(self) -> bool:
-        return not self.url.startswith(("http://", "https://"))
+        return http_url(self.url) is None
+
+
+def http_url(text: str) -> str | None:
+    """`text` as an http(s) URL with its scheme in lower case, or None when it is not one.
+
+    The one place that tells a URL from a local path. Schemes are case-insensitive (RFC 3986),
+    so `HTTP://host/feed` is a URL, never a file named so; a "URL" with a control character
+    in it (a newline from an OPML attribute, say) is none.
+    """
+    text = text.strip()
+    scheme, sep, rest = text.partition(":")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.startswith("//"):
+        return None
+    if _CONTROL.search(text):
+        return None
+    return scheme.lower() + sep + rest
 
 
 @dataclass(frozen=True)
@@ -325,10 +342,14 @@ def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
     )
     name = _name(item, key)
     url = _require(item, key, "url", str).strip()
+    if _CONTROL.search(url):
+        raise ConfigError(f"{key}.url", f"contains a control character: {url!r}")
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("http", "https"):
-        if not urlsplit(url).netloc:
+        normal = http_url(url)
+        if normal is None or not urlsplit(url).netloc:
             raise ConfigError(f"{key}.url", f"URL has no host: {url!r}")
+        url = normal
     elif scheme == "file" or not scheme:
         # A bundled or local feed file; `file:relative/path` and bare paths are config-relative.
         local = urlsplit(url).path if url.startswith("file://") else url.removeprefix("file:")
