@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 from syndicator import __version__
 from syndicator.config import Config, http_url, load_config, parse_config, parse_duration
 from syndicator.errors import ConfigError, FetchError, ParseError, QueryError, SyndicatorError
-from syndicator.fetch import Limits, fetch, fetch_file, make_client
+from syndicator.fetch import Limits, fetch, fetch_file, make_client, named_endpoints
 from syndicator.match import compile_topics, explain_match, parse_query
 from syndicator.model import Fetched, Validators
 from syndicator.pipeline import CycleReport, Pipeline
@@ -395,9 +395,10 @@ def _clean(feed: str, explain: bool, config_path: str | None) -> int:
 
     drop: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
     if config_path:
         config = load_config(config_path)
-        drop, selectors = config.drop, config.drop_selectors
+        drop, selectors, allowed = config.drop, config.drop_selectors, config.fetch.allow_private
     try:
         rules = load_rules(drop=drop, drop_selectors=selectors)
     except ValueError as exc:
@@ -405,9 +406,10 @@ def _clean(feed: str, explain: bool, config_path: str | None) -> int:
     limits = Limits()
     url = http_url(feed)
     if url is not None:
+        allow = named_endpoints([url], allowed)
 
         async def get() -> Fetched:
-            async with make_client(limits) as client:
+            async with make_client(limits, allow=allow) as client:
                 return await fetch(client, url, Validators(), limits)
 
         try:
@@ -480,8 +482,11 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
         limits = Limits(
             min(f.timeout, 20.0), min(f.connect_timeout, 10.0), f.max_bytes, f.max_redirects
         )
+        # What the user typed and what the config names may be internal; what a page
+        # advertises may not, unless so named.
+        named = named_endpoints([url, *(s.url for s in config.sources)], f.allow_private)
         try:
-            found = asyncio.run(find_feed(url, limits, f.user_agent))
+            found = asyncio.run(find_feed(url, limits, f.user_agent, named))
         except (FetchError, ParseError) as exc:
             print(f"syndicator: {url}: {exc}", file=sys.stderr)
             return 1

@@ -52,6 +52,9 @@ class FetchSettings:
     per_host: int = 2
     per_host_interval: float = 0.25  # seconds between request starts to one host
     user_agent: str = ""  # empty: the built-in one naming the project
+    # "host:port" endpoints that may be on a loopback or private address although no source
+    # URL names them (a redirect to a local RSS bridge, say); see fetch.AddressGuard.
+    allow_private: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,7 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
             "per_host",
             "per_host_interval",
             "user_agent",
+            "allow_private",
         },
     )
     d = FetchSettings()
@@ -285,6 +289,7 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
             table.get("per_host_interval", d.per_host_interval), "fetch.per_host_interval"
         ),
         user_agent=_get(table, "fetch.user_agent", "user_agent", str, d.user_agent),
+        allow_private=_host_ports(table, "fetch.allow_private", "allow_private"),
     )
     for key in ("concurrency", "per_host"):
         if getattr(settings, key) < 1:
@@ -292,6 +297,21 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
     if settings.max_redirects < 0:
         raise ConfigError("fetch.max_redirects", "must not be negative")
     return settings
+
+
+def _host_ports(table: Mapping[str, Any], full: str, name: str) -> tuple[str, ...]:
+    """A list of "host:port" ("[::1]:8081" for IPv6); a port is always given, since allowing
+    a whole host would allow every service on it."""
+    from syndicator.fetch import parse_host_port  # the guard's own reading of an entry
+
+    values = _strings(table, full, name)
+    for i, value in enumerate(values):
+        if parse_host_port(value) is None:
+            raise ConfigError(
+                f"{full}[{i}]",
+                f"expected 'host:port' like 'localhost:8081' or '[::1]:8081', got {value!r}",
+            )
+    return tuple(v.strip() for v in values)
 
 
 def _duration_or_none(value: object, key: str, *words: str) -> float:

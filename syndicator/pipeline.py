@@ -30,7 +30,14 @@ from syndicator import decide, schedule
 from syndicator.alert import Sender, deliver, make_sender
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, FetchError, ParseError
-from syndicator.fetch import Limits, fetch, fetch_file, header_max_age, make_client
+from syndicator.fetch import (
+    Limits,
+    fetch,
+    fetch_file,
+    header_max_age,
+    make_client,
+    named_endpoints,
+)
 from syndicator.match import Matcher, compile_topics
 from syndicator.model import Fetched, NewEntry, SourceState, StoredEntry
 from syndicator.publish import ALL, ping_hub, render_feed, utcnow, write_atomic
@@ -373,7 +380,8 @@ class Pipeline:
                     pool = self._pool()
                     if pool is not None:
                         self._start_workers(pool)
-        client = make_client(self._limits(None), f.user_agent, connections=f.concurrency)
+        named = named_endpoints((s.url for s in self.config.sources), f.allow_private)
+        client = make_client(self._limits(None), f.user_agent, f.concurrency, named)
         settled: list[tuple[SourceState, list[tuple[str, str, str]]]] = []
         pool_broken: list[bool] = []
 

@@ -206,15 +206,22 @@ class FoundFeed:
     rejected: tuple[tuple[str, str], ...] = ()  # (url, reason) of advertised links that failed
 
 
-async def find_feed(url: str, limits: Limits, user_agent: str = "") -> FoundFeed:
+async def find_feed(
+    url: str,
+    limits: Limits,
+    user_agent: str = "",
+    allow: Iterable[tuple[str, int]] = (),
+) -> FoundFeed:
     """The feed at `url`, or the first working feed the page at `url` advertises.
 
+    `allow`: the endpoints the user named, which alone may be internal addresses (see
+    fetch.AddressGuard); a page cannot point `add` at one it advertises.
     Raises FetchError/ParseError when `url` itself fails, SourceEditError when it is a page
     without a usable feed link.
     """
     from syndicator.parse import parse_feed  # only `add` needs it: kept off start-up
 
-    async with make_client(limits, user_agent) as client:
+    async with make_client(limits, user_agent, allow=allow) as client:
         page = await fetch(client, url, Validators(), limits)
         try:
             feed = parse_feed(page.body, page.url, page.headers)

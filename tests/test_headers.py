@@ -26,6 +26,7 @@ from syndicator.fetch import (
     header_max_age,
     http_date,
     make_client,
+    named_endpoints,
     retry_after,
     validator,
 )
@@ -45,7 +46,7 @@ NO_VALIDATORS = Validators()
 
 def get(url: str, validators: Validators = NO_VALIDATORS) -> Fetched:
     async def go() -> Fetched:
-        async with make_client(LIMITS) as client:
+        async with make_client(LIMITS, allow=named_endpoints([url])) as client:
             return await fetch(client, url, validators, LIMITS)
 
     return asyncio.run(go())
