@@ -296,6 +296,9 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
             raise ConfigError(f"fetch.{key}", "must be at least 1")
     if settings.max_redirects < 0:
         raise ConfigError("fetch.max_redirects", "must not be negative")
+    if not (settings.user_agent.isascii() and settings.user_agent.isprintable()):
+        # Sent on every request: a value httpx cannot send would fail every source.
+        raise ConfigError("fetch.user_agent", "must be printable ASCII")
     return settings
 
 

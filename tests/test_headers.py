@@ -236,3 +236,11 @@ def test_an_unexpected_error_handling_one_response_costs_that_source_only(
     worked = ({"hostile", "other"} - {failed}).pop()
     assert states[failed].failures == 1 and states[worked].failures == 0
     assert f"Source: {worked}" in (tmp_path / "feeds" / "all.atom").read_text()
+
+
+@pytest.mark.parametrize("agent", ["Syndicatör/1.0", "Syndicator\\n1.0"])
+def test_a_user_agent_no_request_can_carry_is_refused_at_load(tmp_path: Path, agent: str) -> None:
+    config = write_config(tmp_path, f'[fetch]\nuser_agent = "{agent}"\n')
+    done = run_cli("check", "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "invalid config: fetch.user_agent: must be printable ASCII" in done.stderr
