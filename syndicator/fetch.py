@@ -100,7 +100,7 @@ def endpoint(url: str) -> tuple[str, int] | None:
         parsed = httpx.URL(url)
         scheme = parsed.scheme
         host = parsed.raw_host.decode("ascii").lower()
-        port = parsed.port or _DEFAULT_PORTS.get(scheme, 0)
+        port = _DEFAULT_PORTS.get(scheme, 0) if parsed.port is None else parsed.port
     except (httpx.InvalidURL, UnicodeError, ValueError):
         return None
     if scheme not in _DEFAULT_PORTS or not host or not port:

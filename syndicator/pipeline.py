@@ -313,6 +313,8 @@ class Pipeline:
         self.workers = config.workers
         self._process_pool: ProcessPoolExecutor | None = None
         self._dirty: set[str] = set()
+        # Where a connection may reach an internal address: what the user named (fetch.py).
+        self._named = named_endpoints((s.url for s in config.sources), config.fetch.allow_private)
 
     # -- one cycle -------------------------------------------------------------------------
 
@@ -380,8 +382,7 @@ class Pipeline:
                     pool = self._pool()
                     if pool is not None:
                         self._start_workers(pool)
-        named = named_endpoints((s.url for s in self.config.sources), f.allow_private)
-        client = make_client(self._limits(None), f.user_agent, f.concurrency, named)
+        client = make_client(self._limits(None), f.user_agent, f.concurrency, self._named)
         settled: list[tuple[SourceState, list[tuple[str, str, str]]]] = []
         pool_broken: list[bool] = []
 

@@ -132,7 +132,9 @@ class FeedServer:
         """One request and its answer (HTTP/1.0: the connection closes after it)."""
         if len(self._open) >= self.max_connections:
             oldest = next((w for w, reading in self._open.items() if reading), None)
-            (oldest or next(iter(self._open))).transport.abort()
+            oldest = oldest or next(iter(self._open))
+            del self._open[oldest]  # now, not when its task notices: a burst evicts one each
+            oldest.transport.abort()
         self._open[writer] = True
         try:
             async with asyncio.timeout(self.head_timeout):
