@@ -23,9 +23,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from syndicator import __version__
-from syndicator.config import Config, load_config, parse_config, parse_duration
+from syndicator.config import Config, http_url, load_config, parse_config, parse_duration
 from syndicator.errors import ConfigError, FetchError, ParseError, QueryError, SyndicatorError
-from syndicator.fetch import Limits, fetch, fetch_file, make_client
+from syndicator.fetch import Limits, fetch, fetch_file, make_client, named_endpoints
 from syndicator.match import compile_topics, explain_match, parse_query
 from syndicator.model import Fetched, Validators
 from syndicator.pipeline import CycleReport, Pipeline
@@ -422,19 +422,22 @@ def _clean(feed: str, explain: bool, config_path: str | None) -> int:
 
     drop: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
     if config_path:
         config = load_config(config_path)
-        drop, selectors = config.drop, config.drop_selectors
+        drop, selectors, allowed = config.drop, config.drop_selectors, config.fetch.allow_private
     try:
         rules = load_rules(drop=drop, drop_selectors=selectors)
     except ValueError as exc:
         raise ConfigError("clean.drop", str(exc)) from exc
     limits = Limits()
-    if feed.startswith(("http://", "https://")):
+    url = http_url(feed)
+    if url is not None:
+        allow = named_endpoints([url], allowed)
 
         async def get() -> Fetched:
-            async with make_client(limits) as client:
-                return await fetch(client, feed, Validators(), limits)
+            async with make_client(limits, allow=allow) as client:
+                return await fetch(client, url, Validators(), limits)
 
         try:
             fetched = asyncio.run(get())
@@ -479,13 +482,14 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
     from syndicator.status import format_interval
 
     config = _load(path)
-    url = normalize_input_url(url)
-    if not url.startswith(("http://", "https://")):
+    typed = normalize_input_url(url)
+    if http_url(typed) is None:
         print(
-            f"syndicator: {url!r} is not an http(s) URL (add a local file by editing {path})",
+            f"syndicator: {typed!r} is not an http(s) URL (add a local file by editing {path})",
             file=sys.stderr,
         )
         return 2
+    url = http_url(typed) or typed
     try:
         if interval:
             parse_duration(interval, "--interval")
@@ -505,8 +509,11 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
         limits = Limits(
             min(f.timeout, 20.0), min(f.connect_timeout, 10.0), f.max_bytes, f.max_redirects
         )
+        # What the user typed and what the config names may be internal; what a page
+        # advertises may not, unless so named.
+        named = named_endpoints([url, *(s.url for s in config.sources)], f.allow_private)
         try:
-            found = asyncio.run(find_feed(url, limits, f.user_agent))
+            found = asyncio.run(find_feed(url, limits, f.user_agent, named))
         except (FetchError, ParseError) as exc:
             print(f"syndicator: {url}: {exc}", file=sys.stderr)
             return 1

@@ -36,6 +36,7 @@ _SIZE_UNITS = {
 # Names become file names and URL paths (`/<topic>.atom`), so they stay in a safe alphabet.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _RESERVED = {"all", "index", "healthz", "status"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 controls, DEL
 
 ALERT_TYPES = ("console", "email")
 SECURITY = ("none", "starttls", "tls")
@@ -51,6 +52,9 @@ class FetchSettings:
     per_host: int = 2
     per_host_interval: float = 0.25  # seconds between request starts to one host
     user_agent: str = ""  # empty: the built-in one naming the project
+    # "host:port" endpoints that may be on a loopback or private address although no source
+    # URL names them (a redirect to a local RSS bridge, say); see fetch.AddressGuard.
+    allow_private: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,23 @@ class Source:
 
     @property
     def is_file(self) -> bool:
-        return not self.url.startswith(("http://", "https://"))
+        return http_url(self.url) is None
+
+
+def http_url(text: str) -> str | None:
+    """`text` as an http(s) URL with its scheme in lower case, or None when it is not one.
+
+    The one place that tells a URL from a local path. Schemes are case-insensitive (RFC 3986),
+    so `HTTP://host/feed` is a URL, never a file named so; a "URL" with a control character
+    in it (a newline from an OPML attribute, say) is none.
+    """
+    text = text.strip()
+    scheme, sep, rest = text.partition(":")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.startswith("//"):
+        return None
+    if _CONTROL.search(text):
+        return None
+    return scheme.lower() + sep + rest
 
 
 @dataclass(frozen=True)
@@ -258,6 +278,7 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
             "per_host",
             "per_host_interval",
             "user_agent",
+            "allow_private",
         },
     )
     d = FetchSettings()
@@ -274,13 +295,32 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
             table.get("per_host_interval", d.per_host_interval), "fetch.per_host_interval"
         ),
         user_agent=_get(table, "fetch.user_agent", "user_agent", str, d.user_agent),
+        allow_private=_host_ports(table, "fetch.allow_private", "allow_private"),
     )
     for key in ("concurrency", "per_host"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"fetch.{key}", "must be at least 1")
     if settings.max_redirects < 0:
         raise ConfigError("fetch.max_redirects", "must not be negative")
+    if not (settings.user_agent.isascii() and settings.user_agent.isprintable()):
+        # Sent on every request: a value httpx cannot send would fail every source.
+        raise ConfigError("fetch.user_agent", "must be printable ASCII")
     return settings
+
+
+def _host_ports(table: Mapping[str, Any], full: str, name: str) -> tuple[str, ...]:
+    """A list of "host:port" ("[::1]:8081" for IPv6); a port is always given, since allowing
+    a whole host would allow every service on it."""
+    from syndicator.fetch import parse_host_port  # the guard's own reading of an entry
+
+    values = _strings(table, full, name)
+    for i, value in enumerate(values):
+        if parse_host_port(value) is None:
+            raise ConfigError(
+                f"{full}[{i}]",
+                f"expected 'host:port' like 'localhost:8081' or '[::1]:8081', got {value!r}",
+            )
+    return tuple(v.strip() for v in values)
 
 
 def _duration_or_none(value: object, key: str, *words: str) -> float:
@@ -331,10 +371,14 @@ def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
     )
     name = _name(item, key)
     url = _require(item, key, "url", str).strip()
+    if _CONTROL.search(url):
+        raise ConfigError(f"{key}.url", f"contains a control character: {url!r}")
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("http", "https"):
-        if not urlsplit(url).netloc:
+        normal = http_url(url)
+        if normal is None or not urlsplit(url).netloc:
             raise ConfigError(f"{key}.url", f"URL has no host: {url!r}")
+        url = normal
     elif scheme == "file" or not scheme:
         # A bundled or local feed file; `file:relative/path` and bare paths are config-relative.
         local = urlsplit(url).path if url.startswith("file://") else url.removeprefix("file:")

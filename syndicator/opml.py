@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
 
-from syndicator.config import Source
+from syndicator.config import Source, http_url
 from syndicator.errors import SyndicatorError
 from syndicator.sources import (
     NewSource,
@@ -130,9 +131,15 @@ def plan_import(feeds: Sequence[OpmlFeed], existing: Sequence[Source]) -> Import
         if feed.type not in _FEED_TYPES:
             plan.skipped.append((feed, f"not a feed subscription (type {feed.type!r})"))
             continue
-        if not url.lower().startswith(("http://", "https://")):
+        if any(unicodedata.category(c) == "Cc" for c in url):
+            # A newline in xmlUrl (`&#10;`) is an attack on whatever prints or stores it.
+            plan.skipped.append((feed, "refused: the URL contains control characters"))
+            continue
+        normal = http_url(url)
+        if normal is None:
             plan.skipped.append((feed, "not an http(s) URL"))
             continue
+        url = normal
         key = same_url_key(url)
         if key in urls:
             plan.skipped.append((feed, f"already a source ({urls[key]})"))

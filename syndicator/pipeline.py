@@ -30,7 +30,14 @@ from syndicator import decide, schedule, stories
 from syndicator.alert import Sender, deliver, make_sender
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, FetchError, ParseError
-from syndicator.fetch import Limits, fetch, fetch_file, header_max_age, make_client
+from syndicator.fetch import (
+    Limits,
+    fetch,
+    fetch_file,
+    header_max_age,
+    make_client,
+    named_endpoints,
+)
 from syndicator.match import Matcher, compile_topics
 from syndicator.model import Fetched, NewEntry, SourceState, StoredEntry
 from syndicator.publish import ALL, ping_hub, render_feed, utcnow, write_atomic
@@ -306,6 +313,8 @@ class Pipeline:
         self.workers = config.workers
         self._process_pool: ProcessPoolExecutor | None = None
         self._dirty: set[str] = set()
+        # Where a connection may reach an internal address: what the user named (fetch.py).
+        self._named = named_endpoints((s.url for s in config.sources), config.fetch.allow_private)
 
     # -- one cycle -------------------------------------------------------------------------
 
@@ -394,7 +403,7 @@ class Pipeline:
                     pool = self._pool()
                     if pool is not None:
                         self._start_workers(pool)
-        client = make_client(self._limits(None), f.user_agent, connections=f.concurrency)
+        client = make_client(self._limits(None), f.user_agent, f.concurrency, self._named)
         settled: list[tuple[SourceState, list[tuple[str, str, str]]]] = []
         pool_broken: list[bool] = []
 
@@ -452,10 +461,21 @@ class Pipeline:
                 if self.progress is not None:
                     self.progress(report.polled, self._to_poll)
 
+        async def guarded(source: Source) -> None:
+            """Whatever one source's response does costs that source, never the cycle."""
+            try:
+                await one(source)
+            except Exception as exc:
+                log.exception("source=%s unexpected error handling its response", source.name)
+                reason = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
+                state = states.get(source.name) or SourceState(name=source.name)
+                now = self.clock()
+                settled.append(self._failed(source, state, now, reason, None, None, report))
+
         try:
             # Sources of one host side by side, so its kept-alive connections are reused.
             ordered = sorted(sources, key=lambda s: urlsplit(s.url).netloc.lower())
-            await asyncio.gather(*(one(s) for s in ordered))
+            await asyncio.gather(*(guarded(s) for s in ordered))
         finally:
             await client.aclose()
             await loop.run_in_executor(writer, self.store.save_states, settled, self.clock())

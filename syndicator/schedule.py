@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -55,7 +56,7 @@ def after_success(
 ) -> SourceState:
     """A poll that worked: failures reset; next poll after the interval or the server's max-age,
     whichever is later (capped)."""
-    delay = max(source.interval, min(max_age or 0.0, MAX_DELAY))
+    delay = max(source.interval, _hint(max_age))
     return replace(
         state,
         last_status=status,
@@ -79,7 +80,7 @@ def after_failure(
     """Exponential back-off on consecutive failures; a Retry-After is honoured if it is later."""
     failures = state.failures + 1
     backoff = source.interval * 2 ** min(failures - 1, MAX_BACKOFF_STEPS)
-    delay = min(max(backoff, retry_after or 0.0), MAX_DELAY)
+    delay = min(max(backoff, _hint(retry_after)), MAX_DELAY)
     return replace(
         state,
         last_status=status,
@@ -88,6 +89,13 @@ def after_failure(
         failures=failures,
         next_poll=now + _jitter(delay, rng),
     )
+
+
+def _hint(seconds: float | None) -> float:
+    """A server's hint as a delay in [0, MAX_DELAY]: none, negative or not a number is 0."""
+    if seconds is None or math.isnan(seconds) or seconds <= 0:
+        return 0.0
+    return min(seconds, MAX_DELAY)
 
 
 def _jitter(delay: float, rng: random.Random) -> float:

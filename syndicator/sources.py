@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import tomlkit
 from tomlkit.items import AoT, Array
 
-from syndicator.config import _NAME, _RESERVED
+from syndicator.config import _NAME, _RESERVED, http_url
 from syndicator.errors import FetchError, ParseError, SyndicatorError
 from syndicator.fetch import Limits, fetch, make_client
 from syndicator.model import Validators
@@ -107,8 +107,8 @@ def discover_feeds(html: bytes | str, base_url: str) -> list[FeedLink]:
         if mime not in _FEED_TYPES:
             continue
         href = str(tag.get("href") or "").strip()
-        url = feed_scheme_to_http(urljoin(base, href)) if href else ""
-        if urlsplit(url).scheme not in ("http", "https") or url in seen:
+        url = http_url(feed_scheme_to_http(urljoin(base, href))) if href else None
+        if url is None or url in seen:
             continue
         seen.add(url)
         kind, rank = _FEED_TYPES[mime]
@@ -130,7 +130,7 @@ def normalize_input_url(text: str) -> str:
     url = feed_scheme_to_http(text.strip())
     if "://" not in url and re.match(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d+)?(/|$)", url):
         url = "https://" + url
-    return url
+    return http_url(url) or url
 
 
 def same_url_key(url: str) -> str:
@@ -206,15 +206,22 @@ class FoundFeed:
     rejected: tuple[tuple[str, str], ...] = ()  # (url, reason) of advertised links that failed
 
 
-async def find_feed(url: str, limits: Limits, user_agent: str = "") -> FoundFeed:
+async def find_feed(
+    url: str,
+    limits: Limits,
+    user_agent: str = "",
+    allow: Iterable[tuple[str, int]] = (),
+) -> FoundFeed:
     """The feed at `url`, or the first working feed the page at `url` advertises.
 
+    `allow`: the endpoints the user named, which alone may be internal addresses (see
+    fetch.AddressGuard); a page cannot point `add` at one it advertises.
     Raises FetchError/ParseError when `url` itself fails, SourceEditError when it is a page
     without a usable feed link.
     """
     from syndicator.parse import parse_feed  # only `add` needs it: kept off start-up
 
-    async with make_client(limits, user_agent) as client:
+    async with make_client(limits, user_agent, allow=allow) as client:
         page = await fetch(client, url, Validators(), limits)
         try:
             feed = parse_feed(page.body, page.url, page.headers)

@@ -44,6 +44,7 @@ class Route:
     trickle: float = 0.0
     sent: int = 0
     finished: threading.Event = field(default_factory=threading.Event)  # set when it stops
+    reason: str = ""  # the status line's reason phrase; "" for the standard one
 
 
 @dataclass
@@ -103,7 +104,9 @@ class FeedServer:
                 if route.stream:
                     self._stream(route, body, {"Content-Type": route.content_type, **extra})
                     return
-                self._reply(route.status, body, {"Content-Type": route.content_type, **extra})
+                self._reply(
+                    route.status, body, {"Content-Type": route.content_type, **extra}, route.reason
+                )
 
             def _stream(self, route: Route, body: bytes, headers: dict[str, str]) -> None:
                 self.send_response(route.status)
@@ -129,8 +132,10 @@ class FeedServer:
                 owner.log.append(Request(self.path, dict(self.headers.items()), 204, body=body))
                 self._reply(204, b"", {})
 
-            def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
+            def _reply(
+                self, status: int, body: bytes, headers: dict[str, str], reason: str = ""
+            ) -> None:
+                self.send_response(status, reason or None)
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))

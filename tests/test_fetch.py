@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from syndicator.errors import FetchError
-from syndicator.fetch import Limits, fetch, fetch_file, header_max_age, make_client, retry_after
+from syndicator.fetch import (
+    Limits,
+    fetch,
+    fetch_file,
+    header_max_age,
+    make_client,
+    named_endpoints,
+    retry_after,
+)
 from syndicator.model import Fetched, Validators
 from tests.conftest import REAL, FeedServer, Route
 
@@ -20,7 +28,7 @@ LIMITS = Limits(timeout=5, connect_timeout=2, max_bytes=1_000_000, max_redirects
 
 def get(url: str, validators: Validators = NO_VALIDATORS, limits: Limits = LIMITS) -> Fetched:
     async def go() -> Fetched:
-        async with make_client(limits) as client:
+        async with make_client(limits, allow=named_endpoints([url])) as client:
             return await fetch(client, url, validators, limits)
 
     return asyncio.run(go())

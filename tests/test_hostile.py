@@ -24,7 +24,7 @@ from lxml import etree
 
 from syndicator.clean import clean_entry, load_rules
 from syndicator.errors import FetchError, ParseError
-from syndicator.fetch import Limits, fetch, fetch_file, make_client
+from syndicator.fetch import Limits, fetch, fetch_file, make_client, named_endpoints
 from syndicator.match import compile_topics
 from syndicator.model import Fetched, Topic, Validators
 from syndicator.parse import ENTITY_REASON, parse_feed
@@ -61,7 +61,7 @@ URL_ATTRIBUTES = {"href", "src", "cite", "longdesc", "background", "poster", "ac
 
 def get(url: str, limits: Limits = LIMITS) -> Fetched:
     async def go() -> Fetched:
-        async with make_client(limits) as client:
+        async with make_client(limits, allow=named_endpoints([url])) as client:
             return await fetch(client, url, Validators(), limits)
 
     return asyncio.run(go())
