@@ -34,6 +34,7 @@ from syndicator.fetch import Limits, fetch, fetch_file, header_max_age, make_cli
 from syndicator.match import Matcher, compile_topics
 from syndicator.model import Fetched, NewEntry, SourceState, StoredEntry
 from syndicator.publish import ALL, ping_hub, render_feed, utcnow, write_atomic
+from syndicator.redact import redact_url, shown
 from syndicator.store import Store, entry_uid
 
 if TYPE_CHECKING:
@@ -559,11 +560,14 @@ class Pipeline:
         retry_after: float | None,
         report: CycleReport,
     ) -> tuple[SourceState, list[tuple[str, str, str]]]:
+        # Stored, shown on the status page and sent in notices: a reason may quote a URL (with
+        # its credentials) or a server's or document's text (with control codes).
+        reason = shown(reason)
         new_state = schedule.after_failure(
             state, source, now, self.rng, reason, status, retry_after
         )
         report.failed[source.name] = reason
-        log.error("source=%s url=%s failed: %s", source.name, source.url, reason)
+        log.error("source=%s url=%s failed: %s", source.name, redact_url(source.url), reason)
         return self._health(source, state, new_state)
 
     def _health(
@@ -577,7 +581,7 @@ class Pipeline:
         if change == "unhealthy":
             subject = f"source {source.name} is failing: {new.last_error}"
             body = (
-                f"Syndicator cannot poll the source {source.name!r} ({source.url}).\n"
+                f"Syndicator cannot poll the source {source.name!r} ({redact_url(source.url)}).\n"
                 f"Last error: {new.last_error}\nFailures in a row: {new.failures}\n"
                 "It keeps retrying with back-off; you will hear once more when it recovers."
             )
@@ -589,7 +593,10 @@ class Pipeline:
             )
         else:
             subject = f"source {source.name} works again"
-            body = f"The source {source.name!r} ({source.url}) was polled successfully again."
+            body = (
+                f"The source {source.name!r} ({redact_url(source.url)}) was polled successfully "
+                "again."
+            )
             log.info("source=%s recovered", source.name)
         return new, [(channel.name, subject, body) for channel in self.config.alerts]
 

@@ -50,8 +50,6 @@ SECRET_NAMES = frozenset(
     }
 )
 SECRET_SUFFIXES = (
-    "apikey",
-    "_key",
     "key",
     "token",
     "secret",
@@ -59,10 +57,10 @@ SECRET_SUFFIXES = (
     "passwd",
     "signature",
     "_sig",
+    "_auth",
     "credential",
     "credentials",
     "sessionid",
-    "_auth",
 )
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")

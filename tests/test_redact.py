@@ -204,3 +204,13 @@ def test_log_formatter_redacts_and_keeps_one_line_per_message() -> None:
     text = formatter.format(record)
     assert "pw99" not in text and "\x07" not in text
     assert text.count("\n") >= 2  # the traceback keeps its lines
+
+
+def test_the_readme_lists_every_secret_name() -> None:
+    from syndicator.redact import SECRET_NAMES, SECRET_SUFFIXES
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Secrets and what is shown")[1].split("\n## ")[0]
+    for name in (*SECRET_NAMES, *SECRET_SUFFIXES):
+        assert f"`{name}`" in section, name
