@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, TextIO
 
 from syndicator import __version__
 from syndicator.config import INTERVAL, Config, load_config, parse_config, parse_duration
-from syndicator.errors import ConfigError, FetchError, ParseError, QueryError, SyndicatorError
+from syndicator.errors import (
+    ConfigError,
+    FetchError,
+    ParseError,
+    QueryError,
+    StoreError,
+    SyndicatorError,
+)
 from syndicator.fetch import Limits, fetch, fetch_file, make_client
 from syndicator.match import compile_topics, explain_match, parse_query
 from syndicator.model import Fetched, Validators
@@ -39,7 +46,7 @@ from syndicator.redact import (
     url_secrets,
 )
 from syndicator.schedule import Daemon
-from syndicator.store import SQLiteStore
+from syndicator.store import SQLiteStore, database_errors
 
 if TYPE_CHECKING:
     from syndicator.serve import Status
@@ -50,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("syndicator")
 
 SHUTDOWN_GRACE = 8.0  # seconds an in-flight poll may take to finish after SIGTERM
+STORE_RETRY = 60  # seconds until a cycle the state database failed is tried again
 
 EXAMPLES = {
     "run": "examples:\n  syndicator run --once\n"
@@ -232,13 +240,14 @@ def _run(path: Path, once: bool) -> int:
                 logging.getLogger("syndicator.pipeline").setLevel(logging.WARNING)
             pipeline = Pipeline(config, store, progress=bar)
             try:
-                report = pipeline.run_cycle(once=True)
+                with database_errors(config.state):
+                    report = pipeline.run_cycle(once=True)
             finally:
                 pipeline.close()
             if bar is not None:
                 bar.done()
             _summary(config, report)
-            return 0
+            return 1 if report.feeds_failed else 0
         return _daemon(path, Pipeline(config, store))
     finally:
         store.close()
@@ -270,9 +279,15 @@ def _reclean(path: Path) -> int:
     config = _load(path)
     store = SQLiteStore(config.state)
     try:
-        count = Pipeline(config, store, senders=[]).reclean()
+        with database_errors(config.state):
+            pipeline = Pipeline(config, store, senders=[])
+            count = pipeline.reclean()
+            failed = pipeline.store.dirty_feeds()
     finally:
         store.close()
+    if failed:
+        _say(f"re-cleaned {count} stored entries; cannot write feeds {', '.join(sorted(failed))}")
+        return 1
     _say(f"re-cleaned {count} stored entries; feeds republished in {config.output_dir}")
     return 0
 
@@ -293,6 +308,8 @@ def _summary(config: Config, report: CycleReport) -> None:
     )
     for name, reason in sorted(report.failed.items()):
         log.warning("failed source %s: %s", name, reason)
+    for name, reason in sorted(report.feeds_failed.items()):
+        log.error("feed %s.atom not written: %s", name, reason)
 
 
 def _daemon(path: Path, pipeline: Pipeline) -> int:
@@ -318,30 +335,39 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
     def cycle() -> float:
         idle.clear()
         try:
-            current = state["pipeline"]
-            if reload_requested.is_set():
-                reload_requested.clear()
-                try:
-                    previous = current
-                    current = Pipeline(_load(path), current.store)
-                    state["pipeline"] = current
-                    previous.close()
-                    log.info("config reloaded from %s", path)
-                    if _rules_changed(previous.config, current.config):
-                        # New topics see stored stories too, and feeds follow new rules.
-                        log.info(
-                            "topics or cleaning rules changed: re-cleaned %d entries",
-                            current.reclean(),
-                        )
-                except SyndicatorError as exc:
-                    log.error("config reload failed, keeping the old one: %s", exc)
-            report = current.run_cycle()
-            _summary(current.config, report)
-            if server is not None:
-                server.status = _status(current)
-            return current.next_wake()
+            with database_errors(state["pipeline"].config.state):
+                return one_cycle()
+        except StoreError as exc:
+            # A full disk or a damaged file is the operator's to fix: say so in one line, keep
+            # serving what is published, and try again.
+            log.error("%s; retrying in %ds", exc, STORE_RETRY)
+            return time.time() + STORE_RETRY
         finally:
             idle.set()
+
+    def one_cycle() -> float:
+        current = state["pipeline"]
+        if reload_requested.is_set():
+            reload_requested.clear()
+            try:
+                previous = current
+                current = Pipeline(_load(path), current.store)
+                state["pipeline"] = current
+                previous.close()
+                log.info("config reloaded from %s", path)
+                if _rules_changed(previous.config, current.config):
+                    # New topics see stored stories too, and feeds follow new rules.
+                    log.info(
+                        "topics or cleaning rules changed: re-cleaned %d entries",
+                        current.reclean(),
+                    )
+            except SyndicatorError as exc:
+                log.error("config reload failed, keeping the old one: %s", exc)
+        report = current.run_cycle()
+        _summary(current.config, report)
+        if server is not None:
+            server.status = _status(current)
+        return current.next_wake()
 
     daemon = Daemon(cycle)
 
@@ -357,7 +383,11 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, hup)
     if server is not None:
-        server.status = _status(pipeline)
+        try:
+            with database_errors(config.state):
+                server.status = _status(pipeline)
+        except StoreError as exc:  # the first cycle reports it, and retries
+            log.debug("no status before the first cycle: %s", exc)
     daemon.run_until_stopped()
     if server is not None:
         server.stop()
@@ -548,9 +578,9 @@ def _remove(path: Path, name: str) -> int:
     if source is None:
         _say(f"syndicator: no source named {name!r} (see: syndicator list)", sys.stderr)
         return 1
-    _edit_sources(path, lambda text: remove_source(text, name))
-    with open_state(config.state) as db:
+    with open_state(config.state) as db:  # read first: a failure changes nothing
         stored = entry_counts(db).get(name, 0) if db is not None else 0
+    _edit_sources(path, lambda text: remove_source(text, name))
     _say(f'removed source "{name}" ({source.url}) from {path}')
     if stored:
         print(

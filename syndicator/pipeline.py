@@ -56,6 +56,7 @@ class CycleReport:
     alerts_sent: int = 0
     alerts_failed: int = 0
     feeds_written: list[str] = field(default_factory=list)
+    feeds_failed: dict[str, str] = field(default_factory=dict)  # feed → why it was not written
 
 
 POOL_THRESHOLD = 8  # fewer sources than this are analysed in-process: a pool costs a start-up
@@ -306,7 +307,6 @@ class Pipeline:
         self.senders = senders if senders is not None else [make_sender(a) for a in config.alerts]
         self.workers = config.workers
         self._process_pool: ProcessPoolExecutor | None = None
-        self._dirty: set[str] = set()
 
     # -- one cycle -------------------------------------------------------------------------
 
@@ -339,7 +339,7 @@ class Pipeline:
         gone = self.store.forget(self.clock() - self.config.retain)
         if gone:
             log.info("forgot %d entries first seen over %s ago", gone, _days(self.config.retain))
-            self._dirty.update([ALL, *(t.name for t in self.config.topics)])
+            self.store.mark_dirty([ALL, *(t.name for t in self.config.topics)])
         return gone
 
     def next_wake(self) -> float:
@@ -535,11 +535,10 @@ class Pipeline:
         )
         new_state, notices = self._health(source, state, new_state)
         entries = analysis.entries
-        touched = self.store.save_poll(new_state, entries, analysis.alerts, now, notices)
-        if entries:
-            self._dirty.add(ALL)
-            self._dirty.update(h.topic for e in entries for h in e.hits)
-            self._dirty.update(touched)
+        # The feeds these entries change are marked in the same transaction (with those of
+        # entries they displace), so a failed write is redone even after a restart.
+        dirty = [ALL, *{h.topic for e in entries for h in e.hits}] if entries else []
+        self.store.save_poll(new_state, entries, analysis.alerts, now, notices, dirty=dirty)
         report.new_entries += len(entries)
         log.info(
             "source=%s status=%d entries=%d new_or_changed=%d alerts=%d",
@@ -607,6 +606,8 @@ class Pipeline:
         feeds: output follows rule changes without waiting for sources to change."""
         from syndicator.clean import clean_entry
 
+        # Marked before the change, so a crash before the feeds are written leaves them marked.
+        self.store.mark_dirty([ALL, *(t.name for t in self.config.topics)])
         updates = []
         matcher = self.analyser.matcher
         for entry_id, source, parsed in self.store.raw_entries():
@@ -614,18 +615,21 @@ class Pipeline:
             hits = matcher.match(clean.title, clean.text, source)
             updates.append((entry_id, clean, hits, decide.simhash(clean.text)))
         self.store.update_cleaned(updates)
-        self._dirty.update([ALL, *(t.name for t in self.config.topics)])
         self.publish()
         return len(updates)
 
     # -- publish ---------------------------------------------------------------------------
 
     def publish(self, report: CycleReport | None = None) -> list[str]:
-        """Write each feed that changed (or is missing) once per cycle."""
+        """Write each feed that changed (or is missing) once per cycle. A feed that cannot be
+        written (disk full, a file in the way) stays marked and is tried again next cycle."""
         out = self.config.output_dir
         names = [ALL, *(t.name for t in self.config.topics)]
-        todo = [n for n in names if n in self._dirty or not (out / f"{n}.atom").exists()]
+        dirty = self.store.dirty_feeds()
+        todo = [n for n in names if n in dirty or not (out / f"{n}.atom").exists()]
         written = []
+        done = dirty - set(names)  # feeds of topics no longer configured: nothing to write
+        failed: dict[str, str] = {}
         now = utcnow()
         queries = {t.name: t.query for t in self.config.topics}
         server = self.config.server
@@ -640,12 +644,25 @@ class Pipeline:
             data = render_feed(
                 name, title, entries, self.config.base_url, now, subtitle, topic, hub
             )
-            if write_atomic(out / f"{name}.atom", data):
+            try:
+                changed = write_atomic(out / f"{name}.atom", data)
+            except OSError as exc:
+                failed[name] = exc.strerror or str(exc)
+                log.error(
+                    "cannot write %s: %s; it is written again next cycle",
+                    out / f"{name}.atom",
+                    failed[name],
+                )
+                continue
+            done.add(name)
+            if changed:
                 written.append(name)
                 log.info("published %s.atom (%d entries)", name, len(entries))
-        self._dirty.clear()
+        if done:
+            self.store.clear_dirty(done)
         if hub and written:
             ping_hub(hub, [f"{self.config.base_url}{name}.atom" for name in written])
         if report is not None:
             report.feeds_written = written
+            report.feeds_failed = failed
         return written

@@ -18,10 +18,10 @@ from pathlib import Path
 from lxml import etree
 
 from syndicator.config import Config, ConsoleAlert, EmailAlert, Source
-from syndicator.errors import ConfigError, StoreError
+from syndicator.errors import ConfigError
 from syndicator.model import SourceState
 from syndicator.redact import redact_text, shown, text_block
-from syndicator.store import read_source_states
+from syndicator.store import database_trouble, read_source_states
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,11 @@ def open_state(path: Path) -> Iterator[sqlite3.Connection | None]:
         db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         db.execute("PRAGMA busy_timeout=5000")
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open state database {path}: {exc}") from exc
+        raise database_trouble(path, exc) from exc
     try:
         yield db
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot read state database {path}: {exc}") from exc
+        raise database_trouble(path, exc) from exc
     finally:
         db.close()
 

@@ -30,6 +30,7 @@ from syndicator.model import (
     TopicHit,
     Validators,
 )
+from syndicator.redact import shown
 
 SCHEMA_VERSION = 4  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*
 
@@ -97,6 +98,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     UNIQUE (channel, entry_id)
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (channel, sent, next_try);
+-- Feeds whose file is behind the entries: marked with the change that dirties them, cleared
+-- once written, so a failed write (disk full) is retried by the next cycle, or after a restart.
+CREATE TABLE IF NOT EXISTS dirty_feeds (feed TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
 
@@ -116,7 +120,11 @@ class Store(Protocol):
         alerts: Sequence[tuple[str, int, tuple[str, ...]]],
         now: float,
         notices: Sequence[tuple[str, str, str]] = (),
+        dirty: Sequence[str] = (),
     ) -> set[str]: ...
+    def mark_dirty(self, feeds: Iterable[str]) -> None: ...
+    def dirty_feeds(self) -> set[str]: ...
+    def clear_dirty(self, feeds: Iterable[str]) -> None: ...
     def save_state(
         self, state: SourceState, notices: Sequence[tuple[str, str, str]] = (), now: float = 0.0
     ) -> None: ...
@@ -158,6 +166,34 @@ def read_source_states(db: sqlite3.Connection) -> dict[str, SourceState]:
     }
 
 
+def database_trouble(path: Path, exc: sqlite3.Error) -> StoreError:
+    """A sqlite3 error as one line that names the file and says what to do, instead of a
+    traceback: a full disk and a damaged file are the operator's to fix, not a bug."""
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    text = str(exc).lower()
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        advice = "the disk is full: free some space (what was not saved is redone)"
+    elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text:
+        advice = (
+            "the file is damaged: restore it from a backup, or move it aside to start afresh "
+            "(every entry is then new, and alerted, again)"
+        )
+    elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        advice = "another process holds it locked: try again"
+    else:
+        advice = "check the disk and the file's permissions"
+    return StoreError(f"state database {path}: {shown(str(exc))}; {advice}")
+
+
+@contextmanager
+def database_errors(path: Path) -> Iterator[None]:
+    """Raise any sqlite3 error inside as database_trouble()."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise database_trouble(path, exc) from exc
+
+
 def entry_uid(source: str, key: str) -> str:
     """An Atom id that is a valid IRI and stable for the entry, whatever its guid looks like."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"syndicator:{source}\n{key}").urn
@@ -177,7 +213,7 @@ class SQLiteStore:
             with self._transaction():
                 self._migrate()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open state database {path}: {exc}") from exc
+            raise database_trouble(path, exc) from exc
         self.path = path
 
     def _migrate(self) -> None:
@@ -209,7 +245,8 @@ class SQLiteStore:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite ends it itself on a full disk or an I/O error
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -316,8 +353,10 @@ class SQLiteStore:
         alerts: Sequence[tuple[str, int, tuple[str, ...]]],
         now: float,
         notices: Sequence[tuple[str, str, str]] = (),
+        dirty: Sequence[str] = (),
     ) -> set[str]:
-        """Entries, hits, outbox rows and the source state in one transaction.
+        """Entries, hits, outbox rows and the source state in one transaction, with the feeds
+        they make stale (`dirty`, and those of displaced entries) marked for republishing.
 
         `alerts` are (channel, index into entries, topics). An outbox row is unique per channel
         and entry, so a changed entry that matches again is not alerted twice; and a story
@@ -343,7 +382,28 @@ class SQLiteStore:
                 )
             self._put_notices(notices, now)
             self._put_state(state)
+            self._put_dirty([*dirty, *touched])
         return touched
+
+    # -- feeds to republish ----------------------------------------------------------------
+
+    def _put_dirty(self, feeds: Iterable[str]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO dirty_feeds (feed) VALUES (?)", [(f,) for f in set(feeds)]
+        )
+
+    def mark_dirty(self, feeds: Iterable[str]) -> None:
+        """These feeds must be written again (rules changed, entries forgotten)."""
+        with self._transaction():
+            self._put_dirty(feeds)
+
+    def dirty_feeds(self) -> set[str]:
+        return {str(r[0]) for r in self._db.execute("SELECT feed FROM dirty_feeds")}
+
+    def clear_dirty(self, feeds: Iterable[str]) -> None:
+        """These feeds were written (or are no longer published)."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM dirty_feeds WHERE feed=?", [(f,) for f in feeds])
 
     def _put_entry(self, e: NewEntry, now: float, touched: set[str]) -> tuple[int, list[int]]:
         """Upsert one entry; returns its id and the other entries of the same story."""
