@@ -17,9 +17,19 @@ import httpx
 from syndicator.alert.console import ConsoleSender
 from syndicator.alert.email import EmailSender
 from syndicator.config import EmailAlert, parse_config
-from syndicator.model import Alert, Notice, SourceState, StoredEntry
+from syndicator.model import (
+    Alert,
+    CleanEntry,
+    NewEntry,
+    Notice,
+    ParsedEntry,
+    SourceState,
+    StoredEntry,
+)
+from syndicator.pipeline import Pipeline
 from syndicator.serve import SourceStatus, Status, status_page
 from syndicator.status import ChannelCounts, Snapshot, render_check, render_list, render_status
+from syndicator.store import SQLiteStore
 from tests.conftest import (
     FeedServer,
     Mailbox,
@@ -315,3 +325,27 @@ def test_status_views_and_page(tmp_path: Path) -> None:
     page = status_page(status, ["all.atom"])
     _clean(page, "")
     assert 'href="https://feeds.example/f"' in page  # linked without the credentials
+
+
+def test_reclean_of_entries_stored_with_a_secret_base_publishes_no_secret(tmp_path: Path) -> None:
+    """Before this version an entry's base was the feed URL as configured, credentials and
+    all; `reclean` resolves the stored body's relative links again."""
+    config = parse_config(
+        {
+            "syndicator": {"workers": 1},
+            "sources": [{"name": "src", "url": SECRET_URL}],
+            "topics": [{"name": "nato", "query": "NATO"}],
+        },
+        tmp_path / "config.toml",
+    )
+    store = SQLiteStore(config.state)
+    body = '<p>NATO meets today. <a href="#more">more</a> <img src="i.jpg" width="9" height="9">'
+    parsed = ParsedEntry("k", "NATO", "https://feeds.example/a", body, base=SECRET_URL)
+    clean = CleanEntry("NATO", "https://feeds.example/a", body, "NATO meets today.")
+    store.save_poll(SourceState("src"), [NewEntry("src", parsed, "d", clean, ())], [], 0.0)
+    assert Pipeline(config, store, senders=[]).reclean() == 1
+    published = (config.output_dir / "all.atom").read_text(encoding="utf-8")
+    store.close()
+    assert "https://feeds.example/f#more" in published
+    assert "https://feeds.example/i.jpg" in published
+    _clean(published, "\n")
