@@ -279,14 +279,15 @@ def _reclean(path: Path) -> int:
     config = _load(path)
     store = SQLiteStore(config.state)
     try:
+        report = CycleReport()
         with database_errors(config.state):
-            pipeline = Pipeline(config, store, senders=[])
-            count = pipeline.reclean()
-            failed = pipeline.store.dirty_feeds()
+            count = Pipeline(config, store, senders=[]).reclean(report)
     finally:
         store.close()
-    if failed:
-        _say(f"re-cleaned {count} stored entries; cannot write feeds {', '.join(sorted(failed))}")
+    if report.feeds_failed:
+        for name, reason in sorted(report.feeds_failed.items()):
+            _say(f"syndicator: feed {name}.atom not written: {reason}", sys.stderr)
+        _say(f"re-cleaned {count} stored entries; the feeds above are written by the next run")
         return 1
     _say(f"re-cleaned {count} stored entries; feeds republished in {config.output_dir}")
     return 0

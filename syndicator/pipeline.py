@@ -601,9 +601,10 @@ class Pipeline:
 
     # -- reclean ---------------------------------------------------------------------------
 
-    def reclean(self) -> int:
+    def reclean(self, report: CycleReport | None = None) -> int:
         """Re-apply the current rules and topics to every stored entry, then republish all
-        feeds: output follows rule changes without waiting for sources to change."""
+        feeds: output follows rule changes without waiting for sources to change. `report`
+        receives what publishing wrote and could not write."""
         from syndicator.clean import clean_entry
 
         # Marked before the change, so a crash before the feeds are written leaves them marked.
@@ -615,7 +616,7 @@ class Pipeline:
             hits = matcher.match(clean.title, clean.text, source)
             updates.append((entry_id, clean, hits, decide.simhash(clean.text)))
         self.store.update_cleaned(updates)
-        self.publish()
+        self.publish(report)
         return len(updates)
 
     # -- publish ---------------------------------------------------------------------------

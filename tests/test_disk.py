@@ -67,6 +67,10 @@ def test_a_feed_that_could_not_be_written_is_written_by_the_next_run(
     assert "ALERT [nato] NATO two" in failed.stdout  # alerts are not held up by it
     assert "NATO two" in (tmp_path / "feeds" / "nato.atom").read_text(encoding="utf-8")
 
+    reclean = run_cli("reclean", "--config", str(config))
+    assert reclean.returncode == 1 and "Traceback" not in reclean.stderr
+    assert "syndicator: feed all.atom not written: Is a directory" in reclean.stderr
+
     # The space is back; the source has nothing new (304). all.atom is still behind.
     shutil.rmtree(all_atom)
     all_atom.write_bytes(stale)
