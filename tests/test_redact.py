@@ -214,3 +214,14 @@ def test_the_readme_lists_every_secret_name() -> None:
     section = readme.split("## Secrets and what is shown")[1].split("\n## ")[0]
     for name in (*SECRET_NAMES, *SECRET_SUFFIXES):
         assert f"`{name}`" in section, name
+
+
+@given(url_with_secrets())
+def test_a_url_without_secrets_is_left_alone(parts: list[object]) -> None:
+    """Feeds without credentials resolve their links exactly as before."""
+    scheme, host, path, names, values, _, _ = parts
+    assert isinstance(path, list) and isinstance(names, list) and isinstance(values, list)
+    plain = [(n, v) for n, v in zip(names, values, strict=False) if not is_secret_name(str(n))]
+    query = "&".join(f"{n}={v}" for n, v in plain)
+    url = f"{scheme}://{host}/{'/'.join(path)}" + (f"?{query}" if query else "") + "#top"
+    assert redact_url(url) == public_url(url) == url
