@@ -23,15 +23,37 @@ from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from syndicator import __version__
-from syndicator.config import Config, http_url, load_config, parse_config, parse_duration
-from syndicator.errors import ConfigError, FetchError, ParseError, QueryError, SyndicatorError
+from syndicator.config import (
+    INTERVAL,
+    Config,
+    http_url,
+    load_config,
+    parse_config,
+    parse_duration,
+)
+from syndicator.errors import (
+    ConfigError,
+    FetchError,
+    ParseError,
+    QueryError,
+    StoreError,
+    SyndicatorError,
+)
 from syndicator.fetch import Limits, fetch, fetch_file, make_client, named_endpoints
 from syndicator.match import compile_topics, explain_match, parse_query
 from syndicator.model import Fetched, Validators
 from syndicator.pipeline import CycleReport, Pipeline
 from syndicator.publish import write_atomic
+from syndicator.redact import (
+    SafeFormatter,
+    redact_text,
+    remember_secrets,
+    shown,
+    text_block,
+    url_secrets,
+)
 from syndicator.schedule import Daemon
-from syndicator.store import SQLiteStore
+from syndicator.store import SQLiteStore, database_errors
 
 if TYPE_CHECKING:
     from syndicator.serve import Status
@@ -42,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("syndicator")
 
 SHUTDOWN_GRACE = 8.0  # seconds an in-flight poll may take to finish after SIGTERM
+STORE_RETRY = 60  # seconds until a cycle the state database failed is tried again
 
 EXAMPLES = {
     "run": "examples:\n  syndicator run --once\n"
@@ -153,11 +176,10 @@ def _sub(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    # Every line one line, its URLs redacted, its control codes escaped, whoever logged it.
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, args.log_level), handlers=[handler])
     # APScheduler logs every job it adds and runs; one line per poll cycle is ours to write.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
     # httpx logs every request at INFO; the pipeline's one line per source says it with the
@@ -191,21 +213,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "copies":
             return _copies(Path(args.config), args.search, args.limit)
     except ConfigError as exc:
-        print(f"syndicator: invalid config: {exc}", file=sys.stderr)
+        _say(f"syndicator: invalid config: {exc}", sys.stderr)
         return 2
     except QueryError as exc:
-        print(f"syndicator: invalid query: {exc}", file=sys.stderr)
+        _say(f"syndicator: invalid query: {exc}", sys.stderr)
         return 2
     except SyndicatorError as exc:
-        print(f"syndicator: {exc}", file=sys.stderr)
+        _say(f"syndicator: {exc}", sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     return 2
 
 
+def _say(line: str, stream: TextIO | None = None) -> None:
+    """Print one line of a command's output: URLs redacted, no control codes (a feed's title,
+    a page's link or an OPML file's text reach the terminal through these lines)."""
+    print(shown(line), file=stream or sys.stdout)
+
+
 def _load(path: Path) -> Config:
     config = load_config(path)
+    # A library that logs a source's URL (httpx at DEBUG) has its secrets masked too.
+    remember_secrets(*(secret for s in config.sources for secret in url_secrets(s.url)))
     try:
         compile_topics(config.topics)  # a malformed query is a config error, reported at load
     except QueryError as exc:
@@ -226,13 +256,14 @@ def _run(path: Path, once: bool) -> int:
                 logging.getLogger("syndicator.pipeline").setLevel(logging.WARNING)
             pipeline = Pipeline(config, store, progress=bar)
             try:
-                report = pipeline.run_cycle(once=True)
+                with database_errors(config.state):
+                    report = pipeline.run_cycle(once=True)
             finally:
                 pipeline.close()
             if bar is not None:
                 bar.done()
             _summary(config, report)
-            return 0
+            return 1 if report.feeds_failed else 0
         return _daemon(path, Pipeline(config, store))
     finally:
         store.close()
@@ -282,10 +313,17 @@ def _reclean(path: Path) -> int:
     config = _load(path)
     store = SQLiteStore(config.state, story_window=config.story_window)
     try:
-        count = Pipeline(config, store, senders=[]).reclean()
+        report = CycleReport()
+        with database_errors(config.state):
+            count = Pipeline(config, store, senders=[]).reclean(report)
     finally:
         store.close()
-    print(f"re-cleaned {count} stored entries; feeds republished in {config.output_dir}")
+    if report.feeds_failed:
+        for name, reason in sorted(report.feeds_failed.items()):
+            _say(f"syndicator: feed {name}.atom not written: {reason}", sys.stderr)
+        _say(f"re-cleaned {count} stored entries; the feeds above are written by the next run")
+        return 1
+    _say(f"re-cleaned {count} stored entries; feeds republished in {config.output_dir}")
     return 0
 
 
@@ -305,6 +343,8 @@ def _summary(config: Config, report: CycleReport) -> None:
     )
     for name, reason in sorted(report.failed.items()):
         log.warning("failed source %s: %s", name, reason)
+    for name, reason in sorted(report.feeds_failed.items()):
+        log.error("feed %s.atom not written: %s", name, reason)
 
 
 def _daemon(path: Path, pipeline: Pipeline) -> int:
@@ -330,30 +370,39 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
     def cycle() -> float:
         idle.clear()
         try:
-            current = state["pipeline"]
-            if reload_requested.is_set():
-                reload_requested.clear()
-                try:
-                    previous = current
-                    current = Pipeline(_load(path), current.store)
-                    state["pipeline"] = current
-                    previous.close()
-                    log.info("config reloaded from %s", path)
-                    if _rules_changed(previous.config, current.config):
-                        # New topics see stored stories too, and feeds follow new rules.
-                        log.info(
-                            "topics or cleaning rules changed: re-cleaned %d entries",
-                            current.reclean(),
-                        )
-                except SyndicatorError as exc:
-                    log.error("config reload failed, keeping the old one: %s", exc)
-            report = current.run_cycle()
-            _summary(current.config, report)
-            if server is not None:
-                server.status = _status(current)
-            return current.next_wake()
+            with database_errors(state["pipeline"].config.state):
+                return one_cycle()
+        except StoreError as exc:
+            # A full disk or a damaged file is the operator's to fix: say so in one line, keep
+            # serving what is published, and try again.
+            log.error("%s; retrying in %ds", exc, STORE_RETRY)
+            return time.time() + STORE_RETRY
         finally:
             idle.set()
+
+    def one_cycle() -> float:
+        current = state["pipeline"]
+        if reload_requested.is_set():
+            reload_requested.clear()
+            try:
+                previous = current
+                current = Pipeline(_load(path), current.store)
+                state["pipeline"] = current
+                previous.close()
+                log.info("config reloaded from %s", path)
+                if _rules_changed(previous.config, current.config):
+                    # New topics see stored stories too, and feeds follow new rules.
+                    log.info(
+                        "topics or cleaning rules changed: re-cleaned %d entries",
+                        current.reclean(),
+                    )
+            except SyndicatorError as exc:
+                log.error("config reload failed, keeping the old one: %s", exc)
+        report = current.run_cycle()
+        _summary(current.config, report)
+        if server is not None:
+            server.status = _status(current)
+        return current.next_wake()
 
     daemon = Daemon(cycle)
 
@@ -369,7 +418,11 @@ def _daemon(path: Path, pipeline: Pipeline) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, hup)
     if server is not None:
-        server.status = _status(pipeline)
+        try:
+            with database_errors(config.state):
+                server.status = _status(pipeline)
+        except StoreError as exc:  # the first cycle reports it, and retries
+            log.debug("no status before the first cycle: %s", exc)
     daemon.run_until_stopped()
     if server is not None:
         server.stop()
@@ -442,24 +495,26 @@ def _clean(feed: str, explain: bool, config_path: str | None) -> int:
         try:
             fetched = asyncio.run(get())
         except FetchError as exc:
-            print(f"syndicator: {feed}: {exc.reason}", file=sys.stderr)
+            _say(f"syndicator: {feed}: {exc.reason}", sys.stderr)
             return 1
     else:
         try:
             fetched = fetch_file(str(Path(feed).resolve()), Validators(), limits)
         except FetchError as exc:
-            print(f"syndicator: {feed}: {exc.reason}", file=sys.stderr)
+            _say(f"syndicator: {feed}: {exc.reason}", sys.stderr)
             return 1
     parsed = parse_feed(fetched.body, fetched.url, fetched.headers)
     pairs = [(e, clean_entry(e, rules)) for e in parsed.entries]
-    sys.stdout.write(explain_entries(parsed.title, pairs, explain))
+    # The feed's own text, links as published: control codes escaped, nothing redacted.
+    title = redact_text(parsed.title)  # the URL, for a feed without a title
+    sys.stdout.write(text_block(explain_entries(title, pairs, explain)))
     return 0
 
 
 def _match(query: str, file: str) -> int:
     parse_query(query)
     text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-    report = explain_match(query, text)
+    report = text_block(explain_match(query, text))
     sys.stdout.write(report if report.endswith("\n") else report + "\n")
     return 0 if report.startswith("MATCH") else 1
 
@@ -484,19 +539,19 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
     config = _load(path)
     typed = normalize_input_url(url)
     if http_url(typed) is None:
-        print(
+        _say(
             f"syndicator: {typed!r} is not an http(s) URL (add a local file by editing {path})",
-            file=sys.stderr,
+            sys.stderr,
         )
         return 2
     url = http_url(typed) or typed
     try:
         if interval:
-            parse_duration(interval, "--interval")
+            parse_duration(interval, "--interval", INTERVAL)
         if name:
             check_name(name)
     except (ConfigError, SourceEditError) as exc:
-        print(f"syndicator: {exc}", file=sys.stderr)
+        _say(f"syndicator: {exc}", sys.stderr)
         return 2
     taken = {same_url_key(s.url): s.name for s in config.sources}
     if same_url_key(url) in taken:
@@ -515,11 +570,11 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
         try:
             found = asyncio.run(find_feed(url, limits, f.user_agent, named))
         except (FetchError, ParseError) as exc:
-            print(f"syndicator: {url}: {exc}", file=sys.stderr)
+            _say(f"syndicator: {url}: {exc}", sys.stderr)
             return 1
         if found.page:
             failed = dict(found.rejected)
-            print(f"{url} is a web page; it advertises {len(found.links)} feed(s):")
+            _say(f"{url} is a web page; it advertises {len(found.links)} feed(s):")
             for link in found.links:
                 mark = "*" if link.url == found.url else " "
                 note = " (chosen)" if link.url == found.url else ""
@@ -528,7 +583,7 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
                 elif not link.readable:
                     note = " (not used: Syndicator cannot read this format)"
                 label = f' "{link.title}"' if link.title else ""
-                print(f"  {mark} {link.url}  {link.kind}{label}{note}")
+                _say(f"  {mark} {link.url}  {link.kind}{label}{note}")
             if same_url_key(found.url) in taken:
                 raise SourceEditError(
                     f"{found.url} is already a source: {taken[same_url_key(found.url)]}"
@@ -541,8 +596,8 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
     )
     _edit_sources(path, lambda text: append_sources(text, [source]))
     every = interval or f"{format_interval(config.interval)} (default)"
-    print(f'added source "{source.name}": {url}, polled every {every}, to {path}')
-    print("a running daemon picks it up on reload (SIGHUP)")
+    _say(f'added source "{source.name}": {url}, polled every {every}, to {path}')
+    _say("a running daemon picks it up on reload (SIGHUP)")
     return 0
 
 
@@ -563,12 +618,12 @@ def _remove(path: Path, name: str) -> int:
     config = _load(path)
     source = next((s for s in config.sources if s.name == name), None)
     if source is None:
-        print(f"syndicator: no source named {name!r} (see: syndicator list)", file=sys.stderr)
+        _say(f"syndicator: no source named {name!r} (see: syndicator list)", sys.stderr)
         return 1
-    _edit_sources(path, lambda text: remove_source(text, name))
-    with open_state(config.state) as db:
+    with open_state(config.state) as db:  # read first: a failure changes nothing
         stored = entry_counts(db).get(name, 0) if db is not None else 0
-    print(f'removed source "{name}" ({source.url}) from {path}')
+    _edit_sources(path, lambda text: remove_source(text, name))
+    _say(f'removed source "{name}" ({source.url}) from {path}')
     if stored:
         print(
             f"its {stored} stored entries stay in the state database (and in published feeds "
@@ -597,25 +652,25 @@ def _import(path: Path, file: Path, dry_run: bool) -> int:
     try:
         data = file.read_bytes()
     except OSError as exc:
-        print(f"syndicator: cannot read {file}: {exc.strerror}", file=sys.stderr)
+        _say(f"syndicator: cannot read {file}: {exc.strerror}", sys.stderr)
         return 1
     try:
         feeds = parse_opml(data)
     except OpmlError as exc:
-        print(f"syndicator: {file}: {exc}", file=sys.stderr)
+        _say(f"syndicator: {file}: {exc}", sys.stderr)
         return 1
     plan = plan_import(feeds, config.sources)
     for feed, why in plan.skipped:
-        print(f"skipped {feed.title or feed.url} ({feed.url}): {why}")
+        _say(f"skipped {feed.title or feed.url} ({feed.url}): {why}")
     for s in plan.add:
-        print(
+        _say(
             f"{'would add' if dry_run else 'added'} {s.name}: {s.url}"
             + (f"  [{s.category}]" if s.category else "")
         )
     if plan.add and not dry_run:
         _edit_sources(path, lambda text: append_sources(text, plan.add))
     verb = "would import" if dry_run else "imported"
-    print(
+    _say(
         f"{verb} {len(plan.add)} of {len(feeds)} feeds from {file} into {path}; "
         f"{len(plan.skipped)} skipped"
     )
@@ -631,7 +686,7 @@ def _export(path: Path, file: Path | None) -> int:
     data = render_opml(remote, datetime.now(UTC))
     note = sys.stdout if file else sys.stderr  # keep stdout pure OPML when it is the output
     for s in local:
-        print(f"skipped {s.name}: a local file ({s.url}) other readers cannot fetch", file=note)
+        _say(f"skipped {s.name}: a local file ({s.url}) other readers cannot fetch", note)
     if file is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

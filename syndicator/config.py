@@ -7,11 +7,13 @@ daemon behaves the same whatever directory systemd or cron starts it from.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -36,7 +38,32 @@ _SIZE_UNITS = {
 # Names become file names and URL paths (`/<topic>.atom`), so they stay in a safe alphabet.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _RESERVED = {"all", "index", "healthz", "status"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 controls, DEL
+
+_DAY = 86400.0
+# (least, most) for each kind of value; anything outside is refused, naming the key. README's
+# configuration reference lists them. The lower bounds keep a typo ("0.0000001s", "1B") from
+# turning the daemon into a busy loop or failing every fetch; the upper ones keep every
+# deadline and next poll inside what datetimes and the scheduler can hold.
+INTERVAL = (10.0, 30 * _DAY)  # a source's poll interval
+TIMEOUT = (1.0, 3600.0)  # fetch and SMTP deadlines
+SPACING = (0.01, 600.0)  # per_host_interval, when not 0
+RETRY = (1.0, 3600.0)  # an alert's first retry (back-off stops at an hour anyway)
+DIGEST = (60.0, 30 * _DAY)
+STORY_WINDOW = (3600.0, 30 * _DAY)  # copies of a story appear within hours or days
+RETAIN = (3600.0, 36500 * _DAY)  # when not 0/"forever"
+ANY_DURATION = (0.001, 36500 * _DAY)
+SIZE = (1024, 2**30)  # max_bytes: a body is held in memory whole
+ANY_SIZE = (1, 2**40)
+COUNTS = {
+    "syndicator.max_entries": (1, 10_000),
+    "syndicator.workers": (1, 64),
+    "syndicator.unhealthy_after": (1, 1000),
+    "fetch.max_redirects": (0, 20),
+    "fetch.concurrency": (1, 1000),
+    "fetch.per_host": (1, 100),
+}
+# C0 and C1 controls and DEL: never part of a header, an address or a host name.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 ALERT_TYPES = ("console", "email")
 SECURITY = ("none", "starttls", "tls")
@@ -151,33 +178,68 @@ class Config:
         return self.output_dir.resolve().as_uri() + "/"
 
 
-def parse_duration(value: object, key: str) -> float:
-    """ "90s", "15m", "2h", "1d" or a number of seconds."""
+def parse_duration(value: object, key: str, bounds: tuple[float, float] = ANY_DURATION) -> float:
+    """ "90s", "15m", "2h", "1d" or a number of seconds, finite and within `bounds`."""
     if isinstance(value, bool):
         raise ConfigError(key, f"expected a duration like '15m', got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise ConfigError(key, f"expected a duration like '90s', '15m' or '2h', got {value!r}")
+    try:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str) and (m := _DURATION.match(value)):
+            seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        else:
+            raise ConfigError(key, f"expected a duration like '90s', '15m' or '2h', got {value!r}")
+    except OverflowError:
+        seconds = math.inf
+    if math.isnan(seconds):
+        raise ConfigError(key, f"expected a duration like '90s', got {value!r}")
     if seconds <= 0:
         raise ConfigError(key, f"must be positive, got {value!r}")
+    _within(seconds, bounds, key, value, _seconds)
     return seconds
 
 
-def parse_size(value: object, key: str) -> int:
+def parse_size(value: object, key: str, bounds: tuple[int, int] = ANY_SIZE) -> int:
     if isinstance(value, bool):
         raise ConfigError(key, f"expected a size like '10MiB', got {value!r}")
     if isinstance(value, int):
-        size = value
+        size: float = value
     elif isinstance(value, str) and (m := _SIZE.match(value)):
-        size = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+        size = float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()]
     else:
         raise ConfigError(key, f"expected a size like '10MiB' or a number of bytes, got {value!r}")
     if size <= 0:
         raise ConfigError(key, f"must be positive, got {value!r}")
-    return size
+    _within(size, bounds, key, value, _bytes)
+    return int(size)
+
+
+def _within(number: float, bounds: tuple[float, float], key: str, value: object, unit: Any) -> None:
+    low, high = bounds
+    if not low <= number <= high:
+        raise ConfigError(key, f"must be between {unit(low)} and {unit(high)}, got {value!r}")
+
+
+def _seconds(seconds: float) -> str:
+    for name, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{name}"
+    return f"{seconds:g}s"
+
+
+def _bytes(size: float) -> str:
+    for name, unit in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 1024)):
+        if size >= unit and size % unit == 0:
+            return f"{size / unit:g}{name}"
+    return f"{size:g} bytes"
+
+
+def _count(item: Mapping[str, Any], full: str, name: str, default: int) -> int:
+    value = _get(item, full, name, int, default)
+    low, high = COUNTS[full]
+    if not low <= value <= high:
+        raise ConfigError(full, f"must be between {low} and {high}, got {value!r}")
+    return value
 
 
 def load_config(path: str | Path) -> Config:
@@ -215,20 +277,14 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
             "story_window",
         },
     )
-    interval = parse_duration(main.get("interval", "15m"), "syndicator.interval")
-    max_entries = _get(main, "syndicator.max_entries", "max_entries", int, 100)
-    if max_entries < 1:
-        raise ConfigError("syndicator.max_entries", "must be at least 1")
-    workers = _get(main, "syndicator.workers", "workers", int, min(os.cpu_count() or 1, 4))
-    if workers < 1:
-        raise ConfigError("syndicator.workers", "must be at least 1")
-    unhealthy_after = _get(main, "syndicator.unhealthy_after", "unhealthy_after", int, 5)
-    if unhealthy_after < 1:
-        raise ConfigError("syndicator.unhealthy_after", "must be at least 1")
-    retain = _duration_or_none(main.get("retain", "90d"), "syndicator.retain", "forever")
-    story_window = parse_duration(main.get("story_window", "3d"), "syndicator.story_window")
-    if not 0 < story_window <= 30 * 86400:
-        raise ConfigError("syndicator.story_window", "must be more than 0 and at most 30 days")
+    interval = parse_duration(main.get("interval", "15m"), "syndicator.interval", INTERVAL)
+    max_entries = _count(main, "syndicator.max_entries", "max_entries", 100)
+    workers = _count(main, "syndicator.workers", "workers", min(os.cpu_count() or 1, 4))
+    unhealthy_after = _count(main, "syndicator.unhealthy_after", "unhealthy_after", 5)
+    retain = _duration_or_none(main.get("retain", "90d"), "syndicator.retain", RETAIN, "forever")
+    story_window = parse_duration(
+        main.get("story_window", "3d"), "syndicator.story_window", STORY_WINDOW
+    )
 
     fetch = _fetch(_table(raw, "fetch"))
     server = _server(raw, main)
@@ -282,30 +338,25 @@ def _fetch(table: Mapping[str, Any]) -> FetchSettings:
         },
     )
     d = FetchSettings()
-    settings = FetchSettings(
-        timeout=parse_duration(table.get("timeout", d.timeout), "fetch.timeout"),
-        connect_timeout=parse_duration(
-            table.get("connect_timeout", d.connect_timeout), "fetch.connect_timeout"
-        ),
-        max_bytes=parse_size(table.get("max_bytes", d.max_bytes), "fetch.max_bytes"),
-        max_redirects=_get(table, "fetch.max_redirects", "max_redirects", int, d.max_redirects),
-        concurrency=_get(table, "fetch.concurrency", "concurrency", int, d.concurrency),
-        per_host=_get(table, "fetch.per_host", "per_host", int, d.per_host),
-        per_host_interval=_duration_or_none(
-            table.get("per_host_interval", d.per_host_interval), "fetch.per_host_interval"
-        ),
-        user_agent=_get(table, "fetch.user_agent", "user_agent", str, d.user_agent),
-        allow_private=_host_ports(table, "fetch.allow_private", "allow_private"),
-    )
-    for key in ("concurrency", "per_host"):
-        if getattr(settings, key) < 1:
-            raise ConfigError(f"fetch.{key}", "must be at least 1")
-    if settings.max_redirects < 0:
-        raise ConfigError("fetch.max_redirects", "must not be negative")
-    if not (settings.user_agent.isascii() and settings.user_agent.isprintable()):
+    user_agent = _get(table, "fetch.user_agent", "user_agent", str, d.user_agent)
+    if not (user_agent.isascii() and user_agent.isprintable()):
         # Sent on every request: a value httpx cannot send would fail every source.
         raise ConfigError("fetch.user_agent", "must be printable ASCII")
-    return settings
+    return FetchSettings(
+        timeout=parse_duration(table.get("timeout", d.timeout), "fetch.timeout", TIMEOUT),
+        connect_timeout=parse_duration(
+            table.get("connect_timeout", d.connect_timeout), "fetch.connect_timeout", TIMEOUT
+        ),
+        max_bytes=parse_size(table.get("max_bytes", d.max_bytes), "fetch.max_bytes", SIZE),
+        max_redirects=_count(table, "fetch.max_redirects", "max_redirects", d.max_redirects),
+        concurrency=_count(table, "fetch.concurrency", "concurrency", d.concurrency),
+        per_host=_count(table, "fetch.per_host", "per_host", d.per_host),
+        per_host_interval=_duration_or_none(
+            table.get("per_host_interval", d.per_host_interval), "fetch.per_host_interval", SPACING
+        ),
+        user_agent=user_agent,
+        allow_private=_host_ports(table, "fetch.allow_private", "allow_private"),
+    )
 
 
 def _host_ports(table: Mapping[str, Any], full: str, name: str) -> tuple[str, ...]:
@@ -323,15 +374,21 @@ def _host_ports(table: Mapping[str, Any], full: str, name: str) -> tuple[str, ..
     return tuple(v.strip() for v in values)
 
 
-def _duration_or_none(value: object, key: str, *words: str) -> float:
+def _duration_or_none(value: object, key: str, bounds: tuple[float, float], *words: str) -> float:
     """Like a duration, but zero ("0", 0, "0s", or one of `words`) is allowed: 0.0 for none."""
     if isinstance(value, bool):
         return parse_duration(value, key)  # the error that names the key
-    if value == 0 or value == "0" or value in words:
+    if (isinstance(value, int | float) and value == 0) or value == "0" or value in words:
         return 0.0
     if isinstance(value, str) and (m := _DURATION.match(value)) and float(m.group(1)) == 0:
         return 0.0
-    return parse_duration(value, key)
+    return parse_duration(value, key, bounds)
+
+
+def _no_controls(value: str, key: str) -> None:
+    """A CR/LF in a header value or an address would end the header (or crash the sender)."""
+    if found := _CONTROL.search(value):
+        raise ConfigError(key, f"contains a control character ({found.group()!r}), got {value!r}")
 
 
 def _server(raw: Mapping[str, Any], main: Mapping[str, Any]) -> ServerSettings | None:
@@ -388,7 +445,7 @@ def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
             f"{key}.url", f"unsupported URL scheme {scheme!r} (use http, https or a file path)"
         )
     interval = (
-        parse_duration(item["interval"], f"{key}.interval")
+        parse_duration(item["interval"], f"{key}.interval", INTERVAL)
         if "interval" in item
         else default_interval
     )
@@ -398,10 +455,12 @@ def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
         interval=interval,
         drop=_strings(item, f"{key}.drop", "drop"),
         drop_selectors=_strings(item, f"{key}.drop_selectors", "drop_selectors"),
-        max_bytes=parse_size(item["max_bytes"], f"{key}.max_bytes")
+        max_bytes=parse_size(item["max_bytes"], f"{key}.max_bytes", SIZE)
         if "max_bytes" in item
         else None,
-        timeout=parse_duration(item["timeout"], f"{key}.timeout") if "timeout" in item else None,
+        timeout=parse_duration(item["timeout"], f"{key}.timeout", TIMEOUT)
+        if "timeout" in item
+        else None,
         category=_get(item, f"{key}.category", "category", str, "").strip().strip("/"),
     )
 
@@ -440,7 +499,7 @@ def _alerts(items: list[Any], topic_names: set[str], base: Path) -> tuple[AlertC
             for t in topics:
                 if t not in topic_names:
                     raise ConfigError(f"{key}.topics", f"no topic named {t!r}")
-        retry = parse_duration(item.get("retry", 60), f"{key}.retry")
+        retry = parse_duration(item.get("retry", 60), f"{key}.retry", RETRY)
         if kind == "console":
             _known(item, key, {"type", "name", "topics", "retry"})
             channels.append(ConsoleAlert(name=name, topics=topics, retry=retry))
@@ -476,9 +535,20 @@ def _alerts(items: list[Any], topic_names: set[str], base: Path) -> tuple[AlertC
         if not 0 < port < 65536:
             raise ConfigError(f"{key}.port", f"not a port number: {port}")
         to = item.get("to")
-        recipients = (to,) if isinstance(to, str) else _strings(item, f"{key}.to", "to")
+        recipients: tuple[str, ...]
+        if isinstance(to, str):
+            recipients = (_address(to, f"{key}.to"),)
+        else:
+            recipients = tuple(
+                _address(address, f"{key}.to[{n}]")
+                for n, address in enumerate(_strings(item, f"{key}.to", "to"))
+            )
         if not recipients:
             raise ConfigError(f"{key}.to", "at least one recipient is needed")
+        host = _require(item, key, "host", str)
+        _no_controls(host, f"{key}.host")
+        username = _get(item, f"{key}.username", "username", str, "")
+        _no_controls(username, f"{key}.username")
         password_file = item.get("password_file")
         ca_file = item.get("ca_file")
         if ca_file is not None and not isinstance(ca_file, str):
@@ -487,28 +557,41 @@ def _alerts(items: list[Any], topic_names: set[str], base: Path) -> tuple[AlertC
             EmailAlert(
                 name=name,
                 topics=topics,
-                host=_require(item, key, "host", str),
+                host=host,
                 port=port,
                 security=security,
-                sender=_require(item, key, "from", str),
+                sender=_address(_require(item, key, "from", str), f"{key}.from"),
                 to=recipients,
-                username=_get(item, f"{key}.username", "username", str, "") or None,
+                username=username or None,
                 password_env=_get(
                     item, f"{key}.password_env", "password_env", str, "SYNDICATOR_SMTP_PASSWORD"
                 ),
                 password_file=_path(password_file, f"{key}.password_file", base)
                 if isinstance(password_file, str)
                 else None,
-                timeout=parse_duration(item.get("timeout", 30), f"{key}.timeout"),
+                timeout=parse_duration(item.get("timeout", 30), f"{key}.timeout", TIMEOUT),
                 retry=retry,
                 ca_file=_path(ca_file, f"{key}.ca_file", base) if ca_file else None,
-                digest=parse_duration(item["digest"], f"{key}.digest")
+                digest=parse_duration(item["digest"], f"{key}.digest", DIGEST)
                 if "digest" in item
                 else None,
             )
         )
     _unique((c.name for c in channels), "alerts", "alert channel")
     return tuple(channels)
+
+
+def _address(value: str, key: str) -> str:
+    """A mail address as the message header will carry it; refused now rather than at the
+    first alert, where it would fail every delivery."""
+    _no_controls(value, key)
+    if not value.strip():
+        raise ConfigError(key, "expected a mail address, got an empty string")
+    try:
+        EmailMessage()["To"] = value
+    except Exception as exc:  # the email package's header parser has more than one failure
+        raise ConfigError(key, f"not a mail address: {value!r} ({exc})") from None
+    return value
 
 
 def _name(item: Mapping[str, Any], key: str) -> str:

@@ -41,6 +41,7 @@ from feedparser.sanitizer import replace_doctype
 
 from syndicator.errors import ParseError
 from syndicator.model import ParsedEntry, ParsedFeed
+from syndicator.redact import public_url
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,11 @@ class _Refused(Exception):
 def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
     """Parse a feed document. Raises ParseError when the bytes hold no (acceptable) feed."""
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
-    response_headers.setdefault("content-location", url)
+    # What relative links resolve against (feedparser's base for entry links and xml:base,
+    # the cleaner's for bodies): the feed's URL without its credentials, so that none is
+    # published in a resolved link.
+    base = _resolution_base(url, response_headers.get("content-location", ""))
+    response_headers["content-location"] = base
     notes: list[str] = []
     body = _settle_encoding(body, response_headers, notes)
     body = _check_structure(body, response_headers, url, notes)
@@ -127,7 +132,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
         raise ParseError(url, f"unparseable document: {_short(exc)}") from exc
     version = d.get("version") or ""
     if not version and not d.entries:
-        raise ParseError(url, _not_a_feed(body, url, response_headers, d))
+        raise ParseError(url, _not_a_feed(body, base, response_headers, d))
     if d.get("bozo") and d.get("bozo_exception") is not None:
         notes.insert(0, _short(d.bozo_exception))
     now = time.time()
@@ -146,10 +151,19 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     feed = d.feed
     return ParsedFeed(
         title=_text(feed.get("title"), _MAX_TITLE) or url,
-        link=_link(feed.get("link")) or url,
+        link=_link(feed.get("link")) or base,
         entries=tuple(entries),
         warning="; ".join(notes)[:500] if notes else None,
     )
+
+
+def _resolution_base(url: str, content_location: str) -> str:
+    """The feed's URL (or the Content-Location it names, relative to it) as public_url()."""
+    try:
+        located = urljoin(url, content_location.strip()) if content_location.strip() else url
+    except ValueError:  # a Content-Location urljoin cannot take (a bad IPv6 literal)
+        located = url
+    return public_url(located)
 
 
 def entry_key(guid: str, link: str, title: str, content: str = "") -> str:

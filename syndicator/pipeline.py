@@ -41,6 +41,7 @@ from syndicator.fetch import (
 from syndicator.match import Matcher, compile_topics
 from syndicator.model import Fetched, NewEntry, SourceState, StoredEntry
 from syndicator.publish import ALL, ping_hub, render_feed, utcnow, write_atomic
+from syndicator.redact import redact_url, shown
 from syndicator.store import Store, entry_uid
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class CycleReport:
     alerts_sent: int = 0
     alerts_failed: int = 0
     feeds_written: list[str] = field(default_factory=list)
+    feeds_failed: dict[str, str] = field(default_factory=dict)  # feed → why it was not written
 
 
 POOL_THRESHOLD = 8  # fewer sources than this are analysed in-process: a pool costs a start-up
@@ -312,7 +314,6 @@ class Pipeline:
         self.senders = senders if senders is not None else [make_sender(a) for a in config.alerts]
         self.workers = config.workers
         self._process_pool: ProcessPoolExecutor | None = None
-        self._dirty: set[str] = set()
         # Where a connection may reach an internal address: what the user named (fetch.py).
         self._named = named_endpoints((s.url for s in config.sources), config.fetch.allow_private)
 
@@ -348,7 +349,8 @@ class Pipeline:
         if not regrouped:
             return 0
         owed = decide.owed_alerts(regrouped, self.config.alerts, self.clock())
-        queued = self.store.settle_regrouped(owed, self.clock())
+        feeds = [ALL, *(t.name for t in self.config.topics)]
+        queued = self.store.settle_regrouped(owed, self.clock(), dirty=feeds)
         log.warning(
             "%d entries changed story under the current rule; %d alerts queued for those that "
             "now stand alone and were never alerted (first seen within %s); every feed is "
@@ -357,7 +359,6 @@ class Pipeline:
             queued,
             _days(decide.REGROUPED_ALERT_AGE),
         )
-        self._dirty.update([ALL, *(t.name for t in self.config.topics)])
         return len(regrouped)
 
     def forget_old(self) -> int:
@@ -368,7 +369,7 @@ class Pipeline:
         gone = self.store.forget(self.clock() - self.config.retain)
         if gone:
             log.info("forgot %d entries first seen over %s ago", gone, _days(self.config.retain))
-            self._dirty.update([ALL, *(t.name for t in self.config.topics)])
+            self.store.mark_dirty([ALL, *(t.name for t in self.config.topics)])
         return gone
 
     def next_wake(self) -> float:
@@ -575,11 +576,10 @@ class Pipeline:
         )
         new_state, notices = self._health(source, state, new_state)
         entries = analysis.entries
-        touched = self.store.save_poll(new_state, entries, analysis.alerts, now, notices)
-        if entries:
-            self._dirty.add(ALL)
-            self._dirty.update(h.topic for e in entries for h in e.hits)
-            self._dirty.update(touched)
+        # The feeds these entries change are marked in the same transaction (with those of
+        # entries they displace), so a failed write is redone even after a restart.
+        dirty = [ALL, *{h.topic for e in entries for h in e.hits}] if entries else []
+        self.store.save_poll(new_state, entries, analysis.alerts, now, notices, dirty=dirty)
         report.new_entries += len(entries)
         log.info(
             "source=%s status=%d entries=%d new_or_changed=%d alerts=%d",
@@ -600,11 +600,14 @@ class Pipeline:
         retry_after: float | None,
         report: CycleReport,
     ) -> tuple[SourceState, list[tuple[str, str, str]]]:
+        # Stored, shown on the status page and sent in notices: a reason may quote a URL (with
+        # its credentials) or a server's or document's text (with control codes).
+        reason = shown(reason)
         new_state = schedule.after_failure(
             state, source, now, self.rng, reason, status, retry_after
         )
         report.failed[source.name] = reason
-        log.error("source=%s url=%s failed: %s", source.name, source.url, reason)
+        log.error("source=%s url=%s failed: %s", source.name, redact_url(source.url), reason)
         return self._health(source, state, new_state)
 
     def _health(
@@ -618,7 +621,7 @@ class Pipeline:
         if change == "unhealthy":
             subject = f"source {source.name} is failing: {new.last_error}"
             body = (
-                f"Syndicator cannot poll the source {source.name!r} ({source.url}).\n"
+                f"Syndicator cannot poll the source {source.name!r} ({redact_url(source.url)}).\n"
                 f"Last error: {new.last_error}\nFailures in a row: {new.failures}\n"
                 "It keeps retrying with back-off; you will hear once more when it recovers."
             )
@@ -630,17 +633,23 @@ class Pipeline:
             )
         else:
             subject = f"source {source.name} works again"
-            body = f"The source {source.name!r} ({source.url}) was polled successfully again."
+            body = (
+                f"The source {source.name!r} ({redact_url(source.url)}) was polled successfully "
+                "again."
+            )
             log.info("source=%s recovered", source.name)
         return new, [(channel.name, subject, body) for channel in self.config.alerts]
 
     # -- reclean ---------------------------------------------------------------------------
 
-    def reclean(self) -> int:
+    def reclean(self, report: CycleReport | None = None) -> int:
         """Re-apply the current rules and topics to every stored entry, then republish all
-        feeds: output follows rule changes without waiting for sources to change."""
+        feeds: output follows rule changes without waiting for sources to change. `report`
+        receives what publishing wrote and could not write."""
         from syndicator.clean import clean_entry
 
+        # Marked before the change, so a crash before the feeds are written leaves them marked.
+        self.store.mark_dirty([ALL, *(t.name for t in self.config.topics)])
         updates = []
         matcher = self.analyser.matcher
         for entry_id, source, parsed in self.store.raw_entries():
@@ -649,18 +658,21 @@ class Pipeline:
             updates.append((entry_id, clean, hits))
         self.store.update_cleaned(updates)
         self.settle_regrouped()
-        self._dirty.update([ALL, *(t.name for t in self.config.topics)])
-        self.publish()
+        self.publish(report)
         return len(updates)
 
     # -- publish ---------------------------------------------------------------------------
 
     def publish(self, report: CycleReport | None = None) -> list[str]:
-        """Write each feed that changed (or is missing) once per cycle."""
+        """Write each feed that changed (or is missing) once per cycle. A feed that cannot be
+        written (disk full, a file in the way) stays marked and is tried again next cycle."""
         out = self.config.output_dir
         names = [ALL, *(t.name for t in self.config.topics)]
-        todo = [n for n in names if n in self._dirty or not (out / f"{n}.atom").exists()]
+        dirty = self.store.dirty_feeds()
+        todo = [n for n in names if n in dirty or not (out / f"{n}.atom").exists()]
         written = []
+        done = dirty - set(names)  # feeds of topics no longer configured: nothing to write
+        failed: dict[str, str] = {}
         now = utcnow()
         queries = {t.name: t.query for t in self.config.topics}
         server = self.config.server
@@ -675,12 +687,25 @@ class Pipeline:
             data = render_feed(
                 name, title, entries, self.config.base_url, now, subtitle, topic, hub
             )
-            if write_atomic(out / f"{name}.atom", data):
+            try:
+                changed = write_atomic(out / f"{name}.atom", data)
+            except OSError as exc:
+                failed[name] = exc.strerror or str(exc)
+                log.error(
+                    "cannot write %s: %s; it is written again next cycle",
+                    out / f"{name}.atom",
+                    failed[name],
+                )
+                continue
+            done.add(name)
+            if changed:
                 written.append(name)
                 log.info("published %s.atom (%d entries)", name, len(entries))
-        self._dirty.clear()
+        if done:
+            self.store.clear_dirty(done)
         if hub and written:
             ping_hub(hub, [f"{self.config.base_url}{name}.atom" for name in written])
         if report is not None:
             report.feeds_written = written
+            report.feeds_failed = failed
         return written

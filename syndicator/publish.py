@@ -21,7 +21,9 @@ from syndicator.model import StoredEntry
 log = logging.getLogger(__name__)
 
 # Characters XML 1.0 forbids; a single one from a publisher would make the whole feed unreadable.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Also DEL and the C1 controls, which XML allows but discourages: no reader shows them as text,
+# and a terminal reader (newsboat) would obey one (CSI \x9b starts an escape sequence).
+_NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 ALL = "all"
 
 

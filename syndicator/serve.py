@@ -27,6 +27,7 @@ from stat import S_ISREG
 
 from syndicator import __version__
 from syndicator.model import SourceState
+from syndicator.redact import public_url, redact_url, shown
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +315,11 @@ def _inside(path: Path) -> bool:
 
 
 def status_page(status: Status, feeds: list[str]) -> str:
-    e = html.escape
+    """The page is served without login: every source URL is shown redacted and linked
+    without its credentials, and no text carries control codes."""
+
+    def e(text: str) -> str:
+        return html.escape(shown(text))
 
     def when(stamp: float | None) -> str:
         if not stamp:
@@ -327,7 +332,8 @@ def status_page(status: Status, feeds: list[str]) -> str:
         health = "never polled" if st is None else ("failing" if st.failures else "ok")
         rows.append(
             f'<tr class="{e(health.replace(" ", "-"))}"><td>{e(s.name)}</td>'
-            f'<td><a href="{e(s.url)}">{e(s.url)}</a></td><td>{e(health)}</td>'
+            f'<td><a href="{e(public_url(s.url))}">{e(redact_url(s.url))}</a></td>'
+            f"<td>{e(health)}</td>"
             f"<td>{when(st.last_success if st else None)}</td>"
             f"<td>{e(st.last_error or '') if st else ''}</td>"
             f"<td>{when(st.next_poll if st else None)}</td>"

@@ -18,9 +18,10 @@ from pathlib import Path
 from lxml import etree
 
 from syndicator.config import Config, ConsoleAlert, EmailAlert, Source
-from syndicator.errors import ConfigError, StoreError
+from syndicator.errors import ConfigError
 from syndicator.model import SourceState
-from syndicator.store import read_source_states
+from syndicator.redact import redact_text, shown, text_block
+from syndicator.store import database_trouble, read_source_states
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ def open_state(path: Path) -> Iterator[sqlite3.Connection | None]:
         db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         db.execute("PRAGMA busy_timeout=5000")
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open state database {path}: {exc}") from exc
+        raise database_trouble(path, exc) from exc
     try:
         yield db
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot read state database {path}: {exc}") from exc
+        raise database_trouble(path, exc) from exc
     finally:
         db.close()
 
@@ -146,6 +147,8 @@ def health(state: SourceState | None) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> str:
+    """Cells are one line each, URLs redacted and control codes escaped (see redact.py)."""
+    rows = [[shown(str(c)) for c in row] for row in rows]
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     lines = []
     for row in [headers, *rows]:
@@ -155,7 +158,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "
 
 
 def _short(text: str, limit: int = 70) -> str:
-    text = " ".join(text.split())
+    text = shown(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -192,7 +195,7 @@ def render_list(
                 str(st.entries if st else 0),
             )
         )
-    return table(("NAME", "URL", "HEALTH", "LAST POLL", "NEXT POLL", "ENTRIES"), rows)
+    return _screen(table(("NAME", "URL", "HEALTH", "LAST POLL", "NEXT POLL", "ENTRIES"), rows))
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,7 @@ def render_status(config: Config, snap: Snapshot | None, now: float) -> str:
             f"{len(config.sources)} sources and {len(config.topics)} topics configured; "
             "start with: syndicator run --once"
         )
-        return "\n".join(out) + "\n"
+        return _screen("\n".join(out) + "\n")
     states = snap.states
     failing = [s for s in config.sources if (st := states.get(s.name)) and st.failures]
     never = [s for s in config.sources if health(states.get(s.name)) == "never polled"]
@@ -280,7 +283,13 @@ def render_status(config: Config, snap: Snapshot | None, now: float) -> str:
         if c.retrying:
             line += f", {c.retrying} retrying (last error: {_short(c.last_error or '', 50)})"
         out.append(line)
-    return "\n".join(out) + "\n"
+    return _screen("\n".join(out) + "\n")
+
+
+def _screen(text: str) -> str:
+    """What a view prints, as the terminal gets it: every URL redacted, no control code (the
+    reasons and names in it come from servers, feeds and the database)."""
+    return text_block(redact_text(text))
 
 
 def check_rules(config: Config) -> None:
@@ -348,4 +357,4 @@ def render_check(config: Config) -> str:
                 f"  {a.name}: email to {', '.join(a.to)} via {a.host}:{a.port} "
                 f"({a.security}), {topics}"
             )
-    return "\n".join(out) + "\n"
+    return _screen("\n".join(out) + "\n")

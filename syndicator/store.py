@@ -34,6 +34,7 @@ from syndicator.model import (
     TopicHit,
     Validators,
 )
+from syndicator.redact import shown
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     UNIQUE (channel, entry_id)
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (channel, sent, next_try);
+-- Feeds whose file is behind the entries: marked with the change that dirties them, cleared
+-- once written, so a failed write (disk full) is retried by the next cycle, or after a restart.
+CREATE TABLE IF NOT EXISTS dirty_feeds (feed TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
 
@@ -131,7 +135,11 @@ class Store(Protocol):
         alerts: Sequence[tuple[str, int, tuple[str, ...]]],
         now: float,
         notices: Sequence[tuple[str, str, str]] = (),
+        dirty: Sequence[str] = (),
     ) -> set[str]: ...
+    def mark_dirty(self, feeds: Iterable[str]) -> None: ...
+    def dirty_feeds(self) -> set[str]: ...
+    def clear_dirty(self, feeds: Iterable[str]) -> None: ...
     def save_state(
         self, state: SourceState, notices: Sequence[tuple[str, str, str]] = (), now: float = 0.0
     ) -> None: ...
@@ -142,7 +150,10 @@ class Store(Protocol):
     ) -> int: ...
     def regrouped(self) -> list[tuple[StoredEntry, bool, float]]: ...
     def settle_regrouped(
-        self, alerts: Sequence[tuple[str, int, tuple[str, ...]]], now: float
+        self,
+        alerts: Sequence[tuple[str, int, tuple[str, ...]]],
+        now: float,
+        dirty: Sequence[str] = (),
     ) -> int: ...
     def outbox_counts(self) -> tuple[int, int]: ...
     def stories(self, search: str | None = None, limit: int = 50) -> list[Story]: ...
@@ -176,6 +187,34 @@ def read_source_states(db: sqlite3.Connection) -> dict[str, SourceState]:
         )
         for r in rows
     }
+
+
+def database_trouble(path: Path, exc: sqlite3.Error) -> StoreError:
+    """A sqlite3 error as one line that names the file and says what to do, instead of a
+    traceback: a full disk and a damaged file are the operator's to fix, not a bug."""
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    text = str(exc).lower()
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        advice = "the disk is full: free some space (what was not saved is redone)"
+    elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text:
+        advice = (
+            "the file is damaged: restore it from a backup, or move it aside to start afresh "
+            "(every entry is then new, and alerted, again)"
+        )
+    elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        advice = "another process holds it locked: try again"
+    else:
+        advice = "check the disk and the file's permissions"
+    return StoreError(f"state database {path}: {shown(str(exc))}; {advice}")
+
+
+@contextmanager
+def database_errors(path: Path) -> Iterator[None]:
+    """Raise any sqlite3 error inside as database_trouble()."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise database_trouble(path, exc) from exc
 
 
 STORY_WINDOW = 3 * 86400.0  # default: copies of one story are published within days
@@ -214,7 +253,7 @@ class SQLiteStore:
             with self._transaction():
                 self._migrate()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open state database {path}: {exc}") from exc
+            raise database_trouble(path, exc) from exc
         self.path = path
 
     def _migrate(self) -> None:
@@ -254,7 +293,8 @@ class SQLiteStore:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite ends it itself on a full disk or an I/O error
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -374,8 +414,10 @@ class SQLiteStore:
         alerts: Sequence[tuple[str, int, tuple[str, ...]]],
         now: float,
         notices: Sequence[tuple[str, str, str]] = (),
+        dirty: Sequence[str] = (),
     ) -> set[str]:
-        """Entries, hits, outbox rows and the source state in one transaction.
+        """Entries, hits, outbox rows and the source state in one transaction, with the feeds
+        they make stale (`dirty`, and those of displaced entries) marked for republishing.
 
         `alerts` are (channel, index into entries, topics). An outbox row is unique per channel
         and entry, so a changed entry that matches again is not alerted twice; and a story
@@ -392,7 +434,28 @@ class SQLiteStore:
                 self._put_alert(channel, entry_id, group, topics, now)
             self._put_notices(notices, now)
             self._put_state(state)
+            self._put_dirty([*dirty, *touched])
         return touched
+
+    # -- feeds to republish ----------------------------------------------------------------
+
+    def _put_dirty(self, feeds: Iterable[str]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO dirty_feeds (feed) VALUES (?)", [(f,) for f in set(feeds)]
+        )
+
+    def mark_dirty(self, feeds: Iterable[str]) -> None:
+        """These feeds must be written again (rules changed, entries forgotten)."""
+        with self._transaction():
+            self._put_dirty(feeds)
+
+    def dirty_feeds(self) -> set[str]:
+        return {str(r[0]) for r in self._db.execute("SELECT feed FROM dirty_feeds")}
+
+    def clear_dirty(self, feeds: Iterable[str]) -> None:
+        """These feeds were written (or are no longer published)."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM dirty_feeds WHERE feed=?", [(f,) for f in feeds])
 
     def _put_entry(self, e: NewEntry, now: float, touched: set[str]) -> tuple[int, list[int]]:
         """Upsert one entry and decide its story; returns its id and the other entries of the
@@ -664,13 +727,17 @@ class SQLiteStore:
         return [(e, bool(r[10]), float(r[11])) for e, r in zip(entries, rows, strict=True)]
 
     def settle_regrouped(
-        self, alerts: Sequence[tuple[str, int, tuple[str, ...]]], now: float
+        self,
+        alerts: Sequence[tuple[str, int, tuple[str, ...]]],
+        now: float,
+        dirty: Sequence[str] = (),
     ) -> int:
-        """Queue the alerts (channel, entry id, topics) that regrouped entries are owed and
-        clear the marks, in one transaction. An entry alerted before (it stood for its story
-        once), or a topic already alerted for its story on that channel, is not alerted again.
-        Returns how many alerts were queued."""
+        """Queue the alerts (channel, entry id, topics) that regrouped entries are owed, mark
+        the `dirty` feeds for republishing and clear the marks, in one transaction. An entry
+        alerted before (it stood for its story once), or a topic already alerted for its story
+        on that channel, is not alerted again. Returns how many alerts were queued."""
         with self._transaction():
+            self._put_dirty(dirty)
             queued = sum(
                 self._put_alert(channel, entry_id, self._group(entry_id, entry_id), topics, now)
                 for channel, entry_id, topics in alerts

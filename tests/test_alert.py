@@ -241,3 +241,107 @@ def test_mail_over_verified_tls(security: str, certificate: tuple[Path, Path]) -
     finally:
         controller.stop()
     assert [m["Subject"] for m in box.messages] == ["[nato] NATO-Gipfel in Vilnius"]
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_a_utf8_user_name_and_password_log_in(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, mechanism: str
+) -> None:
+    """smtplib's login() sends ASCII only (a UnicodeEncodeError quoting a character of the
+    password); AUTH PLAIN and LOGIN carry the UTF-8 bytes the server checks."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.conftest import free_port
+
+    user, password = "jürgen", "pässwörd✓ 密码"
+    seen: list[tuple[str, bytes, bytes]] = []
+
+    def authenticate(
+        server: object, session: object, envelope: object, method: str, data: object
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        seen.append((method, data.login, data.password))
+        return AuthResult(success=data.password == password.encode(), handled=False)
+
+    box = Mailbox()
+    port = free_port()
+    other = "LOGIN" if mechanism == "PLAIN" else "PLAIN"
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        auth_require_tls=False,
+        auth_exclude_mechanism=[other],
+    )
+    controller.start()
+    try:
+        monkeypatch.setenv("SYNDICATOR_SMTP_PASSWORD", password)
+        EmailSender(replace(channel(port), username=user)).send(Alert(1, "m", stored(), ("n",)))
+        monkeypatch.setenv("SYNDICATOR_SMTP_PASSWORD", "wrong-pässwörd")
+        from syndicator.errors import DeliveryError
+
+        with pytest.raises(DeliveryError, match="535") as refused:
+            EmailSender(replace(channel(port), username=user)).send(Alert(1, "m", stored(), ()))
+    finally:
+        controller.stop()
+    assert seen[0] == (mechanism, user.encode(), password.encode())
+    assert len(box.messages) == 1
+    assert "ä" not in str(refused.value) and "ö" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("alerts", "key"),
+    [
+        ('to = ["a@example.org", "b@example.org\\r\\nBcc: evil@example.org"]', "alerts[0].to[1]"),
+        ('to = "a@example.org\\nBcc: evil@example.org"', "alerts[0].to"),
+        ('to = ["a@example.org", ""]', "alerts[0].to[1]"),
+        ('to = ["a@example.org"]\nfrom = "s@example.org\\r\\nX: y"', "alerts[0].from"),
+        ('to = ["a@example.org"]\nusername = "me\\r\\n"', "alerts[0].username"),
+    ],
+)
+def test_a_line_break_in_an_address_is_refused_at_load(
+    tmp_path: Path, alerts: str, key: str
+) -> None:
+    """`check` used to pass such an address and `run` crash on it."""
+    from tests.conftest import run_cli, write_config
+
+    sender = "" if "from =" in alerts else 'from = "s@example.org"\n'
+    config = write_config(
+        tmp_path, f'[[alerts]]\ntype = "email"\nhost = "127.0.0.1"\n{sender}{alerts}\n'
+    )
+    for command in (["check"], ["run", "--once"]):
+        result = run_cli(*command, "--config", str(config))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"syndicator: invalid config: {key}: "), result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_an_exception_in_one_channel_is_its_failed_attempt(
+    tmp_path: Path, smtp: tuple[Mailbox, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The console's stream is closed (ValueError, not a DeliveryError): that channel fails
+    and retries with back-off; the mail channel is served; nothing is dropped or raised."""
+    box, port = smtp
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    parsed = ParsedEntry("k", "Title", "https://e/k", "<p>x</p>")
+    store.save_poll(
+        SourceState("src"),
+        [NewEntry("src", parsed, "d", CleanEntry("Title", "https://e/k", "", "x"), ())],
+        [("console", 0, ("nato",)), ("mail", 0, ("nato",))],
+        0,
+    )
+    closed = io.StringIO()
+    closed.close()
+    console = ConsoleSender("console", closed)
+    assert deliver(store, [console, EmailSender(channel(port))], now=10) == (1, 1)
+    assert len(box.messages) == 1
+    assert store.outbox_counts() == (1, 1)  # the console's alert waits, not dropped
+    (record,) = [r for r in caplog.records if "channel=console" in r.getMessage()]
+    assert record.exc_info is None and "unexpected ValueError" in record.getMessage()
+    reopened = io.StringIO()
+    console = ConsoleSender("console", reopened)
+    assert deliver(store, [console], now=11) == (0, 0)  # back-off: not yet
+    assert deliver(store, [console], now=10 + retry_delay(0)) == (1, 0)
+    assert reopened.getvalue().startswith("ALERT [nato] Title")

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import math
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+import tomlkit
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from syndicator.config import ConsoleAlert, EmailAlert, load_config, parse_duration, parse_size
+from syndicator.config import (
+    COUNTS,
+    DIGEST,
+    INTERVAL,
+    RETAIN,
+    RETRY,
+    SIZE,
+    SPACING,
+    STORY_WINDOW,
+    TIMEOUT,
+    Config,
+    ConsoleAlert,
+    EmailAlert,
+    load_config,
+    parse_config,
+    parse_duration,
+    parse_size,
+)
 from syndicator.errors import ConfigError
 
 ROOT = Path(__file__).parent.parent
@@ -185,6 +208,120 @@ def test_retain_is_a_duration_or_forever(tmp_path: Path, value: str | None, seco
 def test_a_bad_retain_names_the_key(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match=r"syndicator\.retain"):
         load_config(write(tmp_path, f"[syndicator]\nretain = {value}\n"))
+
+
+# -- bounds ----------------------------------------------------------------------------------
+
+# Every bounded key, its bounds, and whether 0 ("none") is allowed besides them.
+BOUNDED: dict[str, tuple[tuple[float, float], bool]] = {
+    "syndicator.interval": (INTERVAL, False),
+    "syndicator.retain": (RETAIN, True),
+    **{f"syndicator.{k}": (COUNTS[f"syndicator.{k}"], False) for k in ("max_entries", "workers")},
+    "syndicator.unhealthy_after": (COUNTS["syndicator.unhealthy_after"], False),
+    "syndicator.story_window": (STORY_WINDOW, False),
+    "sources[0].interval": (INTERVAL, False),
+    "sources[0].timeout": (TIMEOUT, False),
+    "sources[0].max_bytes": (SIZE, False),
+    "fetch.timeout": (TIMEOUT, False),
+    "fetch.connect_timeout": (TIMEOUT, False),
+    "fetch.per_host_interval": (SPACING, True),
+    "fetch.max_bytes": (SIZE, False),
+    **{f"fetch.{k}": (COUNTS[f"fetch.{k}"], False) for k in ("max_redirects", "concurrency")},
+    "fetch.per_host": (COUNTS["fetch.per_host"], False),
+    "alerts[0].retry": (RETRY, False),
+    "alerts[0].timeout": (TIMEOUT, False),
+    "alerts[0].digest": (DIGEST, False),
+    "alerts[0].port": ((1, 65535), False),
+}
+
+
+def _with(key: str, value: object) -> dict[str, Any]:
+    """A valid config with `value` at `key`, written as TOML and read back by tomllib."""
+    doc: dict[str, Any] = {
+        "sources": [{"name": "s", "url": "https://example.org/feed"}],
+        "alerts": [{"type": "email", "host": "h", "from": "a@example.org", "to": ["b@e.org"]}],
+    }
+    table, name = key.split(".")
+    target = doc[table[:-3]][0] if table.endswith("[0]") else doc.setdefault(table, {})
+    target[name] = value
+    return tomllib.loads(tomlkit.dumps(doc))
+
+
+def _read(config: Config, key: str) -> float:
+    table, name = key.split(".")
+    holder: object = {
+        "syndicator": config,
+        "fetch": config.fetch,
+        "sources[0]": config.sources[0],
+        "alerts[0]": config.alerts[0],
+    }[table]
+    value = getattr(holder, name)
+    assert isinstance(value, int | float), (key, value)
+    return value
+
+
+def _load(raw: dict[str, Any]) -> Config:
+    return parse_config(raw, Path("/nowhere/config.toml"))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [math.nan, math.inf, -math.inf, 1e30, 10**400, "0.0000001s", "1ms", "9" * 400 + "d", -5],
+)
+@pytest.mark.parametrize("key", BOUNDED)
+def test_out_of_bounds_values_name_the_key(key: str, value: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(_with(key, value))
+    assert info.value.key == key
+
+
+_DURATION_TEXT = st.from_regex(r"\A\s?-?\d{1,25}(\.\d{1,12})?\s?(ms|s|m|h|d|B|KiB|MB|GiB)?\Z")
+TOML_VALUES = st.recursive(
+    st.one_of(
+        st.integers(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(),
+        st.booleans(),
+        st.text(),
+        _DURATION_TEXT,
+        st.sampled_from(["0", "forever", "0s", "inf", "nan", "1e30", "-0"]),
+        st.datetimes(),
+        st.dates(),
+        st.times(),
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+@pytest.mark.parametrize("key", BOUNDED)
+@given(value=TOML_VALUES)
+@settings(max_examples=60, deadline=None)
+def test_any_toml_value_loads_within_bounds_or_names_the_key(key: str, value: object) -> None:
+    """Whatever TOML value a key holds: the config loads with it inside its bounds, or a
+    ConfigError names that key; never another exception."""
+    try:
+        config = _load(_with(key, value))
+    except ConfigError as exc:
+        assert exc.key == key, (value, exc)
+        return
+    number = _read(config, key)
+    (low, high), zero = BOUNDED[key]
+    assert math.isfinite(number)
+    assert (zero and number == 0) or low <= number <= high, (value, number)
+
+
+def test_a_nan_interval_is_refused_before_run(tmp_path: Path) -> None:
+    """It used to crash `run` with an IntegrityError (next_poll NOT NULL)."""
+    from tests.conftest import run_cli, write_config
+
+    config = write_config(tmp_path, '[[sources]]\nname = "s"\nurl = "https://e.example/f"\n')
+    config.write_text(config.read_text().replace('interval = "15m"', "interval = nan"))
+    result = run_cli("run", "--once", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.startswith("syndicator: invalid config: syndicator.interval: ")
 
 
 def test_story_window_is_days_not_the_whole_history(tmp_path: Path) -> None:

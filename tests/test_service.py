@@ -121,7 +121,7 @@ def test_unhealthy_source_is_reported_once_then_recovery(
 [[sources]]
 name = "gone"
 url = "{feed_server.base}/gone"
-interval = "1s"
+interval = "10s"
 [[alerts]]
 type = "console"
 """.replace("[syndicator]\n", ""),

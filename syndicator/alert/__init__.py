@@ -7,13 +7,16 @@ most that one alert; a refused send is retried later with back-off, and nothing 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Protocol
 
 from syndicator.config import AlertChannel, ConsoleAlert, EmailAlert
 from syndicator.errors import DeliveryError
 from syndicator.model import Alert, Notice
+from syndicator.redact import shown
 from syndicator.store import Store
 
 log = logging.getLogger(__name__)
@@ -117,14 +120,25 @@ def _attempt(
 ) -> bool:
     try:
         send()
-    except DeliveryError as exc:
+    except Exception as exc:  # whatever a channel raises is its failed attempt, never the cycle's
+        reason = str(exc) if isinstance(exc, DeliveryError) else _unexpected(exc)
         delay = retry_delay(attempts, sender.retry)
         for row in ids:
-            store.mark_failed(row, str(exc), now + delay)
+            store.mark_failed(row, reason, now + delay)
         log.warning(
-            "alert channel=%s item=%r failed: %s; retry in %ds", sender.name, what, exc, delay
+            "alert channel=%s item=%r failed: %s; retry in %ds", sender.name, what, reason, delay
         )
         return False
     for row in ids:
         store.mark_sent(row, now)
     return True
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an exception no channel meant to raise: its type, its message (not a
+    UnicodeError's, which quotes the offending character, maybe a password's) and where it
+    came from, instead of a traceback."""
+    text = exc.reason if isinstance(exc, UnicodeError) and hasattr(exc, "reason") else str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return shown(f"unexpected {type(exc).__name__}: {text}{where}")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from syndicator.model import Alert, Notice
+from syndicator.redact import one_line, redact_text
 
 
 class ConsoleSender:
@@ -22,16 +23,17 @@ class ConsoleSender:
         title = " ".join(alert.entry.title.split()) or "(untitled)"
         link = alert.entry.link or "-"
         # Output, not a log line: this is what the user asked to see.
-        self._write(f"ALERT [{topics}] {title} — {link} ({alert.entry.source})\n")
+        self._write(f"ALERT [{topics}] {title} — {link} ({alert.entry.source})")
 
     def send_digest(self, topic: str, alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             self.send(alert)
 
     def send_notice(self, notice: Notice) -> None:
-        self._write(f"NOTICE {notice.subject}\n")
+        self._write(f"NOTICE {redact_text(notice.subject)}")
 
     def _write(self, line: str) -> None:
+        """One line on a terminal: no control code from a feed or a server reaches it."""
         stream = self._stream or sys.stdout
-        stream.write(line)
+        stream.write(one_line(line) + "\n")
         stream.flush()

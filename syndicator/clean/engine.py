@@ -26,6 +26,7 @@ from lxml import etree
 from syndicator.clean import sanitize, tree
 from syndicator.clean.tree import Element, Node, Text
 from syndicator.model import CleanEntry, ParsedEntry, Removal
+from syndicator.redact import public_url
 
 log = logging.getLogger(__name__)
 
@@ -786,7 +787,10 @@ class _Cleaner:
         self.rules = rules
         self.explain = explain  # record removals (nothing the cleaning decides depends on it)
         self.base = _web_url(base_url)
-        self.resolve_base = _web_url(content_base) or self.base
+        # A content base is the feed's URL (or an xml:base against it); entries stored before
+        # bases were kept without credentials still carry them, and a reclean must not
+        # publish them (see redact.public_url).
+        self.resolve_base = public_url(_web_url(content_base)) or self.base
         # A FeedBurner redirect as base says nothing about which site the article is on.
         known = self.base and not _FEEDPROXY.search(self.base)
         self.site = sanitize.registrable_host(self.base) if known else ""
