@@ -57,13 +57,14 @@ import lxml.html  # noqa: E402
 from lxml import etree  # noqa: E402
 
 from syndicator import schedule  # noqa: E402
+from syndicator.analyse import preview  # noqa: E402
 from syndicator.clean import load_rules  # noqa: E402
 from syndicator.config import parse_config  # noqa: E402
 from syndicator.errors import ParseError  # noqa: E402
 from syndicator.fetch import validator  # noqa: E402
 from syndicator.match import compile_topics  # noqa: E402
 from syndicator.model import Topic  # noqa: E402
-from syndicator.pipeline import Pipeline, preview  # noqa: E402
+from syndicator.pipeline import Pipeline  # noqa: E402
 from syndicator.store import SQLiteStore  # noqa: E402
 
 ATOM = "{http://www.w3.org/2005/Atom}"

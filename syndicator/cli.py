@@ -1,4 +1,6 @@
-"""Command line: argument parsing and wiring; the work itself lives in the pipeline's modules.
+"""Command line: argument parsing and wiring. Each command loads the config (config.py checks
+it whole, naming the key of any error), calls the module that does the work, and prints what
+it returns; the daemon's life is service.py's.
 
 Exit codes: 0 done (also when some sources failed: they are reported), 1 a fatal runtime error
 (e.g. the state database cannot be opened), 2 invalid usage or config, with one line naming the key.
@@ -9,23 +11,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import multiprocessing
-import os
-import signal
 import sys
-import threading
 import time
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from syndicator import __version__
 from syndicator.config import (
     INTERVAL,
-    Config,
     http_url,
     load_config,
     parse_config,
@@ -36,35 +33,22 @@ from syndicator.errors import (
     FetchError,
     ParseError,
     QueryError,
-    StoreError,
     SyndicatorError,
 )
 from syndicator.fetch import Limits, fetch, fetch_file, make_client, named_endpoints
-from syndicator.match import compile_topics, explain_match, parse_query
+from syndicator.match import explain_match, parse_query
 from syndicator.model import Fetched, Validators
 from syndicator.pipeline import CycleReport, Pipeline
 from syndicator.publish import write_atomic
-from syndicator.redact import (
-    SafeFormatter,
-    redact_text,
-    remember_secrets,
-    shown,
-    text_block,
-    url_secrets,
-)
-from syndicator.schedule import Daemon
-from syndicator.store import SQLiteStore, database_errors
+from syndicator.redact import SafeFormatter, redact_text, shown, text_block
+from syndicator.store import Store, database_errors, open_reader, open_store
 
-if TYPE_CHECKING:
-    from syndicator.serve import Status
-
-# The modules of the other commands (opml, sources, status, serve: lxml, tomlkit, http.server)
+# The modules of the other commands (opml, config_edit, discover, overview, service, serve:
+# lxml, tomlkit, APScheduler, http.server)
 # are imported by the commands that use them: `run --once` pays only for what it runs.
 
 log = logging.getLogger("syndicator")
 
-SHUTDOWN_GRACE = 8.0  # seconds an in-flight poll may take to finish after SIGTERM
-STORE_RETRY = 60  # seconds until a cycle the state database failed is tried again
 
 EXAMPLES = {
     "run": "examples:\n  syndicator run --once\n"
@@ -232,22 +216,11 @@ def _say(line: str, stream: TextIO | None = None) -> None:
     print(shown(line), file=stream or sys.stdout)
 
 
-def _load(path: Path) -> Config:
-    config = load_config(path)
-    # A library that logs a source's URL (httpx at DEBUG) has its secrets masked too.
-    remember_secrets(*(secret for s in config.sources for secret in url_secrets(s.url)))
-    try:
-        compile_topics(config.topics)  # a malformed query is a config error, reported at load
-    except QueryError as exc:
-        index = next((i for i, t in enumerate(config.topics) if f"'{t.name}'" in str(exc)), None)
-        key = f"topics[{index}].query" if index is not None else "topics"
-        raise ConfigError(key, str(exc)) from exc
-    return config
-
-
 def _run(path: Path, once: bool) -> int:
-    config = _load(path)
-    store = SQLiteStore(config.state, story_window=config.story_window)
+    from syndicator.service import Service, log_summary
+
+    config = load_config(path)
+    store = open_store(config)
     try:
         if once:
             # On a terminal, one progress line instead of a log line per source.
@@ -262,9 +235,9 @@ def _run(path: Path, once: bool) -> int:
                 pipeline.close()
             if bar is not None:
                 bar.done()
-            _summary(config, report)
+            log_summary(config, report)
             return 1 if report.feeds_failed else 0
-        return _daemon(path, Pipeline(config, store))
+        return Service(path, config, store).run()
     finally:
         store.close()
 
@@ -293,8 +266,8 @@ class ProgressBar:
 
 def _copies(path: Path, search: str | None, limit: int) -> int:
     """Each published story that stands for copies, with every copy and the evidence."""
-    config = _load(path)
-    store = SQLiteStore(config.state, story_window=config.story_window)
+    config = load_config(path)
+    store = open_store(config)
     try:
         found = store.stories(search, limit)
     finally:
@@ -310,8 +283,8 @@ def _copies(path: Path, search: str | None, limit: int) -> int:
 
 
 def _reclean(path: Path) -> int:
-    config = _load(path)
-    store = SQLiteStore(config.state, story_window=config.story_window)
+    config = load_config(path)
+    store = open_store(config)
     try:
         report = CycleReport()
         with database_errors(config.state):
@@ -325,145 +298,6 @@ def _reclean(path: Path) -> int:
         return 1
     _say(f"re-cleaned {count} stored entries; feeds republished in {config.output_dir}")
     return 0
-
-
-def _summary(config: Config, report: CycleReport) -> None:
-    ok = report.polled - len(report.failed)
-    log.info(
-        "polled %d sources: %d ok (%d not modified), %d failed, %d held back; "
-        "%d new or changed entries; %d alerts sent; feeds in %s",
-        report.polled,
-        ok,
-        report.not_modified,
-        len(report.failed),
-        report.held,
-        report.new_entries,
-        report.alerts_sent,
-        config.output_dir,
-    )
-    for name, reason in sorted(report.failed.items()):
-        log.warning("failed source %s: %s", name, reason)
-    for name, reason in sorted(report.feeds_failed.items()):
-        log.error("feed %s.atom not written: %s", name, reason)
-
-
-def _daemon(path: Path, pipeline: Pipeline) -> int:
-    state = {"pipeline": pipeline}
-    reload_requested = threading.Event()
-    idle = threading.Event()
-    idle.set()
-    config = pipeline.config
-    server = None
-    if config.server is not None:
-        from syndicator.serve import FeedServer
-
-        config.output_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            server = FeedServer(config.output_dir, config.server.host, config.server.port)
-        except OSError as exc:
-            raise ConfigError(
-                "server.listen",
-                f"cannot listen on {config.server.host}:{config.server.port}: {exc.strerror}",
-            ) from exc
-        server.start()
-
-    def cycle() -> float:
-        idle.clear()
-        try:
-            with database_errors(state["pipeline"].config.state):
-                return one_cycle()
-        except StoreError as exc:
-            # A full disk or a damaged file is the operator's to fix: say so in one line, keep
-            # serving what is published, and try again.
-            log.error("%s; retrying in %ds", exc, STORE_RETRY)
-            return time.time() + STORE_RETRY
-        finally:
-            idle.set()
-
-    def one_cycle() -> float:
-        current = state["pipeline"]
-        if reload_requested.is_set():
-            reload_requested.clear()
-            try:
-                previous = current
-                current = Pipeline(_load(path), current.store)
-                state["pipeline"] = current
-                previous.close()
-                log.info("config reloaded from %s", path)
-                if _rules_changed(previous.config, current.config):
-                    # New topics see stored stories too, and feeds follow new rules.
-                    log.info(
-                        "topics or cleaning rules changed: re-cleaned %d entries",
-                        current.reclean(),
-                    )
-            except SyndicatorError as exc:
-                log.error("config reload failed, keeping the old one: %s", exc)
-        report = current.run_cycle()
-        _summary(current.config, report)
-        if server is not None:
-            server.status = _status(current)
-        return current.next_wake()
-
-    daemon = Daemon(cycle)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        daemon.stop()
-
-    def hup(signum: int, frame: FrameType | None) -> None:
-        reload_requested.set()
-        daemon.wake_now()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGHUP, hup)
-    if server is not None:
-        try:
-            with database_errors(config.state):
-                server.status = _status(pipeline)
-        except StoreError as exc:  # the first cycle reports it, and retries
-            log.debug("no status before the first cycle: %s", exc)
-    daemon.run_until_stopped()
-    if server is not None:
-        server.stop()
-    if not idle.wait(SHUTDOWN_GRACE):
-        for child in multiprocessing.active_children():  # workers of the abandoned poll
-            child.kill()
-        # Each source's poll is one transaction: abandoning it loses nothing, it is redone.
-        log.warning("abandoning the poll in flight after %.0fs; it will be redone", SHUTDOWN_GRACE)
-        logging.shutdown()
-        os._exit(0)
-    state["pipeline"].close()
-    log.info("stopped")
-    return 0
-
-
-def _rules_changed(old: Config, new: Config) -> bool:
-    def rules(c: Config) -> object:
-        return (
-            c.topics,
-            c.drop,
-            c.drop_selectors,
-            sorted((s.name, s.drop, s.drop_selectors) for s in c.sources),
-        )
-
-    return rules(old) != rules(new)
-
-
-def _status(pipeline: Pipeline) -> Status:
-    from syndicator.serve import SourceStatus, Status
-
-    states = pipeline.store.source_states()
-    pending, sent = pipeline.store.outbox_counts()
-    return Status(
-        topics=tuple((t.name, t.query) for t in pipeline.config.topics),
-        sources=tuple(
-            SourceStatus(s.name, s.url, states.get(s.name)) for s in pipeline.config.sources
-        ),
-        alerts_pending=pending,
-        alerts_sent=sent,
-        updated=time.time(),
-    )
 
 
 def _clean(feed: str, explain: bool, config_path: str | None) -> int:
@@ -523,20 +357,19 @@ def _match(query: str, file: str) -> int:
 
 
 def _add(path: Path, url: str, name: str | None, interval: str | None, check: bool) -> int:
-    from syndicator.sources import (
+    from syndicator.config_edit import (
         NewSource,
         SourceEditError,
         append_sources,
         check_name,
-        find_feed,
         name_from,
-        normalize_input_url,
         same_url_key,
         unique_name,
     )
-    from syndicator.status import format_interval
+    from syndicator.discover import find_feed, normalize_input_url
+    from syndicator.overview import format_interval
 
-    config = _load(path)
+    config = load_config(path)
     typed = normalize_input_url(url)
     if http_url(typed) is None:
         _say(
@@ -603,7 +436,7 @@ def _add(path: Path, url: str, name: str | None, interval: str | None, check: bo
 
 def _edit_sources(path: Path, edit: Callable[[str], str]) -> None:
     """Apply a text edit to the config, refusing to write anything the config parser rejects."""
-    from syndicator.sources import read_config_text, write_config_text
+    from syndicator.config_edit import read_config_text, write_config_text
 
     original = read_config_text(path)
     text = edit(original)
@@ -612,16 +445,15 @@ def _edit_sources(path: Path, edit: Callable[[str], str]) -> None:
 
 
 def _remove(path: Path, name: str) -> int:
-    from syndicator.sources import remove_source
-    from syndicator.status import entry_counts, open_state
+    from syndicator.config_edit import remove_source
 
-    config = _load(path)
+    config = load_config(path)
     source = next((s for s in config.sources if s.name == name), None)
     if source is None:
         _say(f"syndicator: no source named {name!r} (see: syndicator list)", sys.stderr)
         return 1
-    with open_state(config.state) as db:  # read first: a failure changes nothing
-        stored = entry_counts(db).get(name, 0) if db is not None else 0
+    with _reader(config.state) as store:  # read first: a failure changes nothing
+        stored = store.entry_counts().get(name, 0) if store is not None else 0
     _edit_sources(path, lambda text: remove_source(text, name))
     _say(f'removed source "{name}" ({source.url}) from {path}')
     if stored:
@@ -635,20 +467,20 @@ def _remove(path: Path, name: str) -> int:
 
 
 def _list(path: Path) -> int:
-    from syndicator.status import open_state, render_list, source_states
+    from syndicator.overview import render_list
 
-    config = _load(path)
-    with open_state(config.state) as db:
-        states = source_states(db) if db is not None else None
+    config = load_config(path)
+    with _reader(config.state) as store:
+        states = store.source_states() if store is not None else None
     sys.stdout.write(render_list(config.sources, states, time.time()))
     return 0
 
 
 def _import(path: Path, file: Path, dry_run: bool) -> int:
+    from syndicator.config_edit import append_sources
     from syndicator.opml import OpmlError, parse_opml, plan_import
-    from syndicator.sources import append_sources
 
-    config = _load(path)
+    config = load_config(path)
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -680,7 +512,7 @@ def _import(path: Path, file: Path, dry_run: bool) -> int:
 def _export(path: Path, file: Path | None) -> int:
     from syndicator.opml import render_opml
 
-    config = _load(path)
+    config = load_config(path)
     local = [s for s in config.sources if s.is_file]
     remote = [s for s in config.sources if not s.is_file]
     data = render_opml(remote, datetime.now(UTC))
@@ -697,19 +529,31 @@ def _export(path: Path, file: Path | None) -> int:
 
 
 def _check(path: Path) -> int:
-    from syndicator.status import check_rules, render_check
+    from syndicator.overview import render_check
 
-    config = _load(path)
-    check_rules(config)
+    config = load_config(path)  # every query and rule compiled, every error naming its key
     sys.stdout.write(render_check(config))
     return 0
 
 
 def _show_status(path: Path) -> int:
-    from syndicator.status import open_state, read_snapshot, render_status
+    from syndicator.overview import read_summary, render_status
 
-    config = _load(path)
-    with open_state(config.state) as db:
-        snap = read_snapshot(db, config.output_dir) if db is not None else None
+    config = load_config(path)
+    with _reader(config.state) as store:
+        snap = read_summary(store, config.output_dir) if store is not None else None
     sys.stdout.write(render_status(config, snap, time.time()))
     return 0
+
+
+@contextmanager
+def _reader(path: Path) -> Iterator[Store | None]:
+    """The state read-only for a report (None before the first run); a damaged or locked
+    database is one line naming the file (store.database_trouble)."""
+    with database_errors(path):
+        store = open_reader(path)
+        try:
+            yield store
+        finally:
+            if store is not None:
+                store.close()

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from syndicator.errors import ConfigError
+from syndicator.errors import ConfigError, QueryError
 from syndicator.model import Topic
+from syndicator.redact import remember_secrets, url_secrets
 
 T = TypeVar("T")
 
@@ -243,7 +244,8 @@ def _count(item: Mapping[str, Any], full: str, name: str, default: int) -> int:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate the config file. Raises ConfigError naming the offending key."""
+    """Read and validate the config file: every key, bound, query and cleaning rule. Raises
+    ConfigError naming the offending key. Every command and the daemon load it this way."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -255,7 +257,10 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError("", f"{path} is not UTF-8: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from exc
-    return parse_config(raw, path.resolve())
+    config = parse_config(raw, path.resolve())
+    # A library that logs a source's URL (httpx at DEBUG) has its secrets masked too.
+    remember_secrets(*(secret for s in config.sources for secret in url_secrets(s.url)))
+    return config
 
 
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
@@ -300,6 +305,9 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     _unique((t.name for t in topics), "topics", "topic")
     topic_names = {t.name for t in topics}
     alerts = _alerts(_array(raw, "alerts"), topic_names, base)
+    clean_drop = _strings(clean, "clean.drop", "drop")
+    clean_selectors = _strings(clean, "clean.drop_selectors", "drop_selectors")
+    _check_rules(clean_drop, clean_selectors, sources)
 
     return Config(
         path=path,
@@ -313,8 +321,8 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         story_window=story_window,
         fetch=fetch,
         server=server,
-        drop=_strings(clean, "clean.drop", "drop"),
-        drop_selectors=_strings(clean, "clean.drop_selectors", "drop_selectors"),
+        drop=clean_drop,
+        drop_selectors=clean_selectors,
         sources=sources,
         topics=topics,
         alerts=alerts,
@@ -466,6 +474,8 @@ def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
 
 
 def _topic(item: Any, key: str) -> Topic:
+    from syndicator.match.query import parse_query  # the query language's own parser
+
     if not isinstance(item, Mapping):
         raise ConfigError(key, "expected a table ([[topics]])")
     _known(item, key, {"name", "query"})
@@ -473,7 +483,33 @@ def _topic(item: Any, key: str) -> Topic:
     query = _require(item, key, "query", str)
     if not query.strip():
         raise ConfigError(f"{key}.query", "must not be empty")
+    try:
+        parse_query(query)
+    except QueryError as exc:  # names the position
+        raise ConfigError(f"{key}.query", f"topic '{name}': {exc}") from exc
     return Topic(name=name, query=query)
+
+
+def _check_rules(
+    drop: tuple[str, ...], selectors: tuple[str, ...], sources: tuple[Source, ...]
+) -> None:
+    """Compile every cleaning rule the daemon would, so a bad regex or selector is reported
+    at load and by key, not at the first poll. The cleaner is imported only when there are
+    rules of the user's to check: a run that never cleans does not load it."""
+    candidates = [("clean.drop", drop, ()), ("clean.drop_selectors", (), selectors)]
+    for i, s in enumerate(sources):
+        candidates.append((f"sources[{i}].drop", s.drop, ()))
+        candidates.append((f"sources[{i}].drop_selectors", (), s.drop_selectors))
+    for key, patterns, css in candidates:
+        if not patterns and not css:
+            continue
+        from syndicator.clean import check_user_rules
+
+        try:
+            check_user_rules(patterns, css)
+        except ValueError as exc:
+            first = (str(exc).splitlines() or [""])[0]  # keep one line of a parser message
+            raise ConfigError(key, f"bad cleaning rule: {first}") from exc
 
 
 def _alerts(items: list[Any], topic_names: set[str], base: Path) -> tuple[AlertChannel, ...]:

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 
 from syndicator.config import AlertChannel
-from syndicator.model import ParsedEntry, SourceState, StoredEntry, TopicHit
+from syndicator.model import OwedAlert, ParsedEntry, Regrouped, SourceState, TopicHit
 
 
 def digest(entry: ParsedEntry) -> str:
@@ -45,11 +45,9 @@ REGROUPED_ALERT_AGE = 7 * 86400.0
 
 
 def owed_alerts(
-    regrouped: Sequence[tuple[StoredEntry, bool, float]],
-    channels: Sequence[AlertChannel],
-    now: float,
-) -> list[tuple[str, int, tuple[str, ...]]]:
-    """(channel, entry id, topics) for the entries that a new story rule set apart from the
+    regrouped: Sequence[Regrouped], channels: Sequence[AlertChannel], now: float
+) -> list[OwedAlert]:
+    """The alerts owed to the entries that a new story rule set apart from the
     story they were merged into (so they were never alerted), first seen within
     REGROUPED_ALERT_AGE: a lost alert of this week is still news; an older one is only
     published again."""
@@ -60,7 +58,7 @@ def owed_alerts(
         for channel in channels:
             topics = alert_topics(entry.hits, channel)
             if topics:
-                owed.append((channel.name, entry.id, topics))
+                owed.append(OwedAlert(channel.name, entry.id, topics))
     return owed
 
 

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from stat import S_ISDIR, S_ISREG
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -524,6 +525,48 @@ def _connect_reason(exc: httpx.ConnectError) -> str:
     if any(isinstance(c, ConnectionRefusedError) for c in chain):
         return "connection refused"
     return f"connection failed: {chain[-1]}"
+
+
+class HostGate:
+    """At most `concurrent` requests to one host at a time, and starts at least `spacing`
+    seconds apart: the politeness a site expects from a feed poller."""
+
+    def __init__(self, concurrent: int, spacing: float) -> None:
+        self._slots = asyncio.Semaphore(concurrent)
+        self._spacing = spacing
+        self._next_start = 0.0
+
+    async def __aenter__(self) -> None:
+        await self._slots.acquire()
+        if self._spacing > 0:
+            now = asyncio.get_running_loop().time()
+            start = max(now, self._next_start)
+            self._next_start = start + self._spacing
+            if start > now:
+                await asyncio.sleep(start - now)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._slots.release()
+
+
+class Politeness:
+    """One HostGate per host, for one cycle (asyncio primitives belong to one event loop).
+    Politeness is for servers: local files are read at once."""
+
+    def __init__(self, per_host: int, spacing: float) -> None:
+        self._per_host = per_host
+        self._spacing = spacing
+        self._gates: dict[str, HostGate] = {}
+
+    def gate(self, url: str, is_file: bool) -> HostGate:
+        host = host_of(url)
+        spacing = 0.0 if is_file else self._spacing
+        return self._gates.setdefault(host, HostGate(self._per_host, spacing))
+
+
+def host_of(url: str) -> str:
+    """What politeness counts as one host (and the order that keeps a host's polls together)."""
+    return urlsplit(url).netloc.lower()
 
 
 def fetch_file(path: str, validators: Validators, limits: Limits) -> Fetched:

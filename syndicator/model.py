@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ class Story:
 
 
 @dataclass(frozen=True)
-class Alert:
+class PendingAlert:
     """One outbox row: tell `channel` about `entry` for these topics."""
 
     id: int
@@ -181,3 +182,78 @@ class Notice:
     subject: str
     body: str
     attempts: int = 0
+
+
+# -- what crosses the store's API besides entries ---------------------------------------------
+# Tuple-shaped records: named for readers, and still unpacked like the tuples they replace.
+
+
+class NewAlert(NamedTuple):
+    """An alert to queue with a poll: `entry` is the index of the entry in that poll."""
+
+    channel: str
+    entry: int
+    topics: tuple[str, ...]
+
+
+class NewNotice(NamedTuple):
+    """A notice to queue, about Syndicator itself (a source failing or recovering)."""
+
+    channel: str
+    subject: str
+    body: str
+
+
+class SourceUpdate(NamedTuple):
+    """A source's new state and the notices it causes, saved together."""
+
+    state: SourceState
+    notices: tuple[NewNotice, ...] = ()
+
+
+class RawEntry(NamedTuple):
+    """A stored entry as it was fetched, for cleaning it again."""
+
+    id: int
+    source: str
+    parsed: ParsedEntry
+
+
+class Recleaned(NamedTuple):
+    """A stored entry cleaned and matched again."""
+
+    id: int
+    clean: CleanEntry
+    hits: tuple[TopicHit, ...]
+
+
+class Regrouped(NamedTuple):
+    """An entry whose story changed when every story was decided again: `alone` when it was
+    hidden as a copy and now stands for itself (so it was never alerted)."""
+
+    entry: StoredEntry
+    alone: bool
+    first_seen: float
+
+
+class OwedAlert(NamedTuple):
+    """An alert a regrouped entry is owed: like NewAlert, but for a stored entry's id."""
+
+    channel: str
+    entry_id: int
+    topics: tuple[str, ...]
+
+
+class OutboxTotals(NamedTuple):
+    pending: int
+    sent: int
+
+
+@dataclass(frozen=True)
+class ChannelCounts:
+    """One channel's outbox, for `syndicator status`."""
+
+    pending: int
+    sent: int
+    retrying: int  # pending alerts that failed at least once
+    last_error: str | None

@@ -21,14 +21,9 @@ from datetime import datetime
 from lxml import etree
 
 from syndicator.config import Source, http_url
+from syndicator.config_edit import NewSource, name_from, same_url_key, unique_name
+from syndicator.discover import feed_scheme_to_http
 from syndicator.errors import SyndicatorError
-from syndicator.sources import (
-    NewSource,
-    feed_scheme_to_http,
-    name_from,
-    same_url_key,
-    unique_name,
-)
 
 log = logging.getLogger(__name__)
 

@@ -62,7 +62,6 @@ _MAX_ENTRIES = 1000
 
 ENTITY_REASON = "feed declares XML entities (refused: XXE/entity expansion)"
 
-_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
 _ENTRY_NAMES = frozenset({"item", "entry"})
 _XML_ENCODING = re.compile(
     rb"^\s*<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']"
@@ -459,51 +458,15 @@ def _not_a_feed(body: bytes, url: str, headers: Mapping[str, str], d: Any) -> st
         return "not a feed (empty document)"
     mime = headers.get("content-type", "").partition(";")[0].strip().lower()
     if mime in ("text/html", "application/xhtml+xml") or _LOOKS_HTML.search(body[:4096]):
-        feeds = advertised_feeds(body, url)
+        from syndicator.discover import advertised_urls  # only for the reason of a failure
+
+        feeds = advertised_urls(body, url)
         if feeds:
             return "not a feed (the page advertises " + ", ".join(feeds[:3]) + ")"
         return "not a feed (an HTML page that advertises no feed)"
     if d.get("bozo") and d.get("bozo_exception") is not None:
         return f"not a feed ({_short(d.bozo_exception)})"
     return "not a feed"
-
-
-def advertised_feeds(html: bytes, url: str) -> list[str]:
-    """The absolute http(s) URLs of `<link rel="alternate" type="application/rss+xml">` (and
-    atom, rdf) in a page, resolved against `<base href>` and the page's URL."""
-    from bs4 import BeautifulSoup, SoupStrainer, Tag
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # bs4 warns about XHTML-looking pages; harmless here
-        soup = BeautifulSoup(html[: 1 << 20], "lxml", parse_only=SoupStrainer(["link", "base"]))
-    base = url
-    found: list[str] = []
-    for tag in soup.find_all(["base", "link"]):
-        if not isinstance(tag, Tag):
-            continue
-        href = " ".join(str(tag.get("href") or "").split())
-        if tag.name == "base":
-            if href and base == url:
-                base = _join(url, href) or url
-            continue
-        rel = tag.get("rel") or []
-        rels = {r.lower() for r in (rel.split() if isinstance(rel, str) else rel)}
-        kind = str(tag.get("type") or "").partition(";")[0].strip().lower()
-        if "alternate" in rels and kind in _FEED_TYPES and href:
-            target = _join(base, href)
-            if target and target not in found:
-                found.append(target)
-    return found
-
-
-def _join(base: str, href: str) -> str:
-    try:
-        target = urljoin(base, href)
-    except ValueError:
-        return ""
-    if not target.lower().startswith(("http://", "https://")) or len(target) > 300:
-        return ""
-    return target
 
 
 def _entry(raw: Any, url: str, now: float) -> tuple[ParsedEntry, int]:

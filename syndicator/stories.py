@@ -21,6 +21,7 @@ import hashlib
 import heapq
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -260,3 +261,34 @@ def rank(text: str, source: str, key: str) -> tuple[int, str, str]:
     """Which version of a story represents it: the most complete (longest text); ties go the
     same way whatever order the sources were polled in."""
     return (len(text), source, key)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A story that a new entry may tell, as its standing entry."""
+
+    id: int
+    text: StoryText
+    rank: tuple[int, str, str]
+
+
+@dataclass(frozen=True)
+class Join:
+    """The new entry tells the story of `head`; `stands`: it is the more complete version, and
+    stands for the story from now on."""
+
+    head: int
+    verdict: Verdict
+    stands: bool
+
+
+def choose(
+    text: StoryText, new_rank: tuple[int, str, str], candidates: Iterable[Candidate]
+) -> Join | None:
+    """The first candidate story (the likeliest first) that the entry tells, or None: a story of
+    its own. Candidates are read lazily, so the first match ends the lookup."""
+    for candidate in candidates:
+        verdict = compare(text, candidate.text)
+        if verdict.same:
+            return Join(candidate.id, verdict, new_rank > candidate.rank)
+    return None

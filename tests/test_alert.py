@@ -13,7 +13,14 @@ from syndicator.alert import deliver, retry_delay
 from syndicator.alert.console import ConsoleSender
 from syndicator.alert.email import EmailSender
 from syndicator.config import EmailAlert
-from syndicator.model import Alert, CleanEntry, NewEntry, ParsedEntry, SourceState, StoredEntry
+from syndicator.model import (
+    CleanEntry,
+    NewEntry,
+    ParsedEntry,
+    PendingAlert,
+    SourceState,
+    StoredEntry,
+)
 from syndicator.store import SQLiteStore
 from tests.conftest import Mailbox
 
@@ -49,7 +56,7 @@ def stored(title: str = "NATO-Gipfel in Vilnius") -> StoredEntry:
 
 def test_email_names_topic_and_title_and_has_text_and_html(smtp: tuple[Mailbox, int]) -> None:
     box, port = smtp
-    EmailSender(channel(port)).send(Alert(1, "mail", stored(), ("nato",)))
+    EmailSender(channel(port)).send(PendingAlert(1, "mail", stored(), ("nato",)))
     (msg,) = box.messages
     assert msg["Subject"] == "[nato] NATO-Gipfel in Vilnius"
     assert msg["To"] == "a@example.org, b@example.org"
@@ -63,7 +70,7 @@ def test_email_names_topic_and_title_and_has_text_and_html(smtp: tuple[Mailbox, 
 
 def test_console_prints_one_line_per_alert() -> None:
     out = io.StringIO()
-    ConsoleSender("console", out).send(Alert(1, "console", stored(), ("nato", "summit")))
+    ConsoleSender("console", out).send(PendingAlert(1, "console", stored(), ("nato", "summit")))
     assert out.getvalue() == (
         "ALERT [nato,summit] NATO-Gipfel in Vilnius — https://example.org/nato (dw)\n"
     )
@@ -141,12 +148,12 @@ def test_smtp_login_uses_the_password_from_the_environment(
         mp = monkeypatch
         mp.setenv("SYNDICATOR_SMTP_PASSWORD", "s3cret")
         sender = EmailSender(replace(channel(port), username="me"))
-        sender.send(Alert(1, "mail", stored(), ("nato",)))
+        sender.send(PendingAlert(1, "mail", stored(), ("nato",)))
         mp.delenv("SYNDICATOR_SMTP_PASSWORD")
         from syndicator.errors import DeliveryError
 
         with pytest.raises(DeliveryError, match=r"no password in \$SYNDICATOR_SMTP_PASSWORD"):
-            sender.send(Alert(1, "mail", stored(), ("nato",)))
+            sender.send(PendingAlert(1, "mail", stored(), ("nato",)))
     finally:
         controller.stop()
     assert seen == [(b"me", b"s3cret")]
@@ -235,9 +242,9 @@ def test_mail_over_verified_tls(security: str, certificate: tuple[Path, Path]) -
     try:
         untrusted = replace(channel(port), security=security)
         chan = replace(untrusted, ca_file=cert)
-        EmailSender(chan).send(Alert(1, "mail", stored(), ("nato",)))
+        EmailSender(chan).send(PendingAlert(1, "mail", stored(), ("nato",)))
         with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
-            EmailSender(untrusted).send(Alert(1, "mail", stored(), ("nato",)))
+            EmailSender(untrusted).send(PendingAlert(1, "mail", stored(), ("nato",)))
     finally:
         controller.stop()
     assert [m["Subject"] for m in box.messages] == ["[nato] NATO-Gipfel in Vilnius"]
@@ -278,12 +285,13 @@ def test_a_utf8_user_name_and_password_log_in(
     controller.start()
     try:
         monkeypatch.setenv("SYNDICATOR_SMTP_PASSWORD", password)
-        EmailSender(replace(channel(port), username=user)).send(Alert(1, "m", stored(), ("n",)))
+        sender = EmailSender(replace(channel(port), username=user))
+        sender.send(PendingAlert(1, "m", stored(), ("n",)))
         monkeypatch.setenv("SYNDICATOR_SMTP_PASSWORD", "wrong-pässwörd")
         from syndicator.errors import DeliveryError
 
         with pytest.raises(DeliveryError, match="535") as refused:
-            EmailSender(replace(channel(port), username=user)).send(Alert(1, "m", stored(), ()))
+            sender.send(PendingAlert(1, "m", stored(), ()))
     finally:
         controller.stop()
     assert seen[0] == (mechanism, user.encode(), password.encode())

@@ -67,7 +67,8 @@ def test_start_up_leaves_the_cleaner_and_feedparser_unimported() -> None:
     time) must not pay for the cleaner's parts (lxml, cssselect, nh3), feedparser or feedgen, nor
     for what only other commands use (the OPML and config editors: lxml, tomlkit)."""
     heavy = ["bs4", "lxml", "cssselect", "nh3", "feedparser", "feedgen", "tomlkit"]
-    heavy += ["syndicator.clean", "syndicator.opml", "syndicator.sources"]
+    heavy += ["syndicator.clean", "syndicator.opml", "syndicator.config_edit"]
+    heavy += ["syndicator.discover", "syndicator.overview", "syndicator.service", "apscheduler"]
     proc = subprocess.run(
         [
             sys.executable,

@@ -22,13 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from syndicator.analyse import preview
 from syndicator.clean import clean_entry, load_rules
 from syndicator.errors import FetchError, ParseError
 from syndicator.fetch import Limits, fetch, fetch_file, make_client, named_endpoints
 from syndicator.match import compile_topics
 from syndicator.model import Fetched, Topic, Validators
 from syndicator.parse import ENTITY_REASON, parse_feed
-from syndicator.pipeline import preview
 from tests.conftest import (
     DATA,
     REAL,

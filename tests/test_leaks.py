@@ -18,17 +18,18 @@ from syndicator.alert.console import ConsoleSender
 from syndicator.alert.email import EmailSender
 from syndicator.config import EmailAlert, parse_config
 from syndicator.model import (
-    Alert,
+    ChannelCounts,
     CleanEntry,
     NewEntry,
     Notice,
     ParsedEntry,
+    PendingAlert,
     SourceState,
     StoredEntry,
 )
+from syndicator.overview import Summary, render_check, render_list, render_status
 from syndicator.pipeline import Pipeline
 from syndicator.serve import SourceStatus, Status, status_page
-from syndicator.status import ChannelCounts, Snapshot, render_check, render_list, render_status
 from syndicator.store import SQLiteStore
 from tests.conftest import (
     FeedServer,
@@ -281,7 +282,7 @@ def _clean(text: str, allowed: str) -> None:
 def test_console_lines_are_one_line_each() -> None:
     out = io.StringIO()
     console = ConsoleSender("console", stream=out)
-    console.send(Alert(1, "console", _hostile_entry(), ("nato",)))
+    console.send(PendingAlert(1, "console", _hostile_entry(), ("nato",)))
     console.send_notice(Notice(2, "console", f"source x is failing: {NASTY} {SECRET_URL}", ""))
     assert out.getvalue().count("\n") == 2
     _clean(out.getvalue(), "\n")
@@ -299,7 +300,7 @@ def test_mail_subject_headers_and_body(smtp: tuple[Mailbox, int]) -> None:
         to=("a@example.org",),
     )
     sender = EmailSender(channel)
-    sender.send(Alert(1, "mail", _hostile_entry(), ("nato",)))
+    sender.send(PendingAlert(1, "mail", _hostile_entry(), ("nato",)))
     sender.send_notice(Notice(2, "mail", f"failing: {NASTY}{SECRET_URL}", f"{NASTY}{SECRET_URL}"))
     assert len(box.messages) == 2
     for message in box.messages:
@@ -314,7 +315,7 @@ def test_status_views_and_page(tmp_path: Path) -> None:
         tmp_path / "config.toml",
     )
     states = {"src": _hostile_state("src")}
-    snap = Snapshot(states, {"src": 1, "gone": 2}, {}, {"mail": ChannelCounts(1, 0, 1, NASTY)}, [])
+    snap = Summary(states, {"src": 1, "gone": 2}, {}, {"mail": ChannelCounts(1, 0, 1, NASTY)}, [])
     _clean(render_status(config, snap, 10.0), "\n")
     _clean(render_list(config.sources, states, 10.0), "\n")
     _clean(render_check(config), "\n")

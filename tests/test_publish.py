@@ -159,7 +159,7 @@ def test_worker_processes_and_in_process_analysis_publish_the_same(tmp_path: Pat
         store = SQLiteStore(config.state)
         pipeline = Pipeline(config, store, senders=[])
         pipeline.run_cycle(once=True)
-        assert (pipeline._process_pool is not None) == (workers == 2)
+        assert (pipeline.workers.process_pool is not None) == (workers == 2)
         pipeline.close()
         store.close()
         root = etree.parse(str(directory / "feeds" / "all.atom")).getroot()
@@ -186,7 +186,7 @@ def test_workers_start_with_the_cycle_only_when_whole_bodies_are_sure_to_come(
         store = SQLiteStore(config.state)
         pipeline = Pipeline(config, store, senders=[])
         pipeline.run_cycle(once=True)
-        pool = pipeline._process_pool
+        pool = pipeline.workers.process_pool
         started = len(pool._processes) if pool is not None else 0  # type: ignore[attr-defined]
         pipeline.close()
         store.close()
@@ -224,7 +224,7 @@ def test_a_worker_that_died_between_cycles_is_replaced(
     pipeline = Pipeline(config, store, senders=[])
     try:
         assert pipeline.run_cycle(once=True).polled == POOL_THRESHOLD
-        pool = pipeline._process_pool
+        pool = pipeline.workers.process_pool
         assert pool is not None
         os.kill(next(iter(pool._processes)), signal.SIGKILL)  # type: ignore[attr-defined]
         deadline = time.monotonic() + 30
@@ -233,7 +233,7 @@ def test_a_worker_that_died_between_cycles_is_replaced(
         assert pool._broken  # type: ignore[attr-defined]
         report = pipeline.run_cycle(once=True)
         assert report.polled == POOL_THRESHOLD and not report.failed
-        assert pipeline._process_pool is not None and pipeline._process_pool is not pool
+        assert pipeline.workers.process_pool not in (None, pool)
     finally:
         pipeline.close()
         store.close()

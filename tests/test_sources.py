@@ -12,20 +12,18 @@ import pytest
 
 from syndicator.cli import main
 from syndicator.config import load_config
-from syndicator.sources import (
-    FeedLink,
+from syndicator.config_edit import (
     NewSource,
     SourceEditError,
     append_sources,
-    discover_feeds,
     name_from,
-    normalize_input_url,
     remove_source,
     same_url_key,
     slugify,
     unique_name,
     write_config_text,
 )
+from syndicator.discover import FeedLink, discover_feeds, normalize_input_url
 from tests.conftest import DATA, REAL, ROOT, FeedServer, Route, run_cli, write_config
 
 SHIPPED = (ROOT / "config.toml").read_text(encoding="utf-8")

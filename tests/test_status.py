@@ -10,8 +10,8 @@ import pytest
 
 from syndicator.cli import main
 from syndicator.model import SourceState
-from syndicator.status import ago, health, open_state, render_list, source_states
-from syndicator.store import SQLiteStore
+from syndicator.overview import ago, health, render_list
+from syndicator.store import SQLiteStore, open_reader
 from tests.conftest import DATA, FeedServer, Route, run_cli, write_config
 
 COMMANDS = ["add", "remove", "list", "import", "export", "check", "status"]
@@ -163,14 +163,15 @@ def test_top_level_help_lists_the_commands() -> None:
 
 def test_open_state_is_read_only_and_does_not_create(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
-    with open_state(path) as db:
-        assert db is None
+    db = open_reader(path)
+    assert db is None
     assert not path.exists()
     SQLiteStore(path).close()  # the real schema, as the daemon leaves it
-    with open_state(path) as db:
-        assert db is not None and source_states(db) == {}
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            db.execute("INSERT INTO sources (name) VALUES ('x')")
+    db = open_reader(path)
+    assert db is not None and db.source_states() == {}
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        db._db.execute("INSERT INTO sources (name) VALUES ('x')")
+    db.close()
 
 
 def test_health_and_durations() -> None:

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator.config import Source, http_url, load_config
+from syndicator.discover import discover_feeds, normalize_input_url
 from syndicator.opml import parse_opml, plan_import
-from syndicator.sources import discover_feeds, normalize_input_url
 from tests.conftest import REAL, FeedServer, Route, run_cli, write_config
 
 

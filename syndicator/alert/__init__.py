@@ -15,7 +15,7 @@ from typing import Protocol
 
 from syndicator.config import AlertChannel, ConsoleAlert, EmailAlert
 from syndicator.errors import DeliveryError
-from syndicator.model import Alert, Notice
+from syndicator.model import Notice, PendingAlert
 from syndicator.redact import shown
 from syndicator.store import Store
 
@@ -29,10 +29,10 @@ class Sender(Protocol):
     retry: float  # first retry delay after a refusal
     digest: float | None  # None: one message per story
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: PendingAlert) -> None:
         """Deliver one story or raise DeliveryError."""
 
-    def send_digest(self, topic: str, alerts: Sequence[Alert]) -> None:
+    def send_digest(self, topic: str, alerts: Sequence[PendingAlert]) -> None:
         """Deliver several stories of one topic together or raise DeliveryError."""
 
     def send_notice(self, notice: Notice) -> None:
@@ -89,11 +89,11 @@ def _deliver_channel(store: Store, sender: Sender, now: float) -> tuple[int, int
 
 
 def _deliver_digests(
-    store: Store, sender: Sender, pending: list[Alert], now: float
+    store: Store, sender: Sender, pending: list[PendingAlert], now: float
 ) -> tuple[int, int]:
     """One message per topic once its oldest pending story has waited a digest period."""
     assert sender.digest is not None
-    by_topic: dict[str, list[Alert]] = {}
+    by_topic: dict[str, list[PendingAlert]] = {}
     for alert in pending:
         by_topic.setdefault(alert.topics[0], []).append(alert)
     sent = 0

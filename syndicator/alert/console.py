@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from syndicator.model import Alert, Notice
+from syndicator.model import Notice, PendingAlert
 from syndicator.redact import one_line, redact_text
 
 
@@ -18,14 +18,14 @@ class ConsoleSender:
         self.retry = retry
         self._stream = stream
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: PendingAlert) -> None:
         topics = ",".join(alert.topics)
         title = " ".join(alert.entry.title.split()) or "(untitled)"
         link = alert.entry.link or "-"
         # Output, not a log line: this is what the user asked to see.
         self._write(f"ALERT [{topics}] {title} — {link} ({alert.entry.source})")
 
-    def send_digest(self, topic: str, alerts: Sequence[Alert]) -> None:
+    def send_digest(self, topic: str, alerts: Sequence[PendingAlert]) -> None:
         for alert in alerts:
             self.send(alert)
 

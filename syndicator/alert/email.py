@@ -15,7 +15,7 @@ from email.utils import formatdate, make_msgid
 
 from syndicator.config import EmailAlert
 from syndicator.errors import DeliveryError
-from syndicator.model import Alert, Notice, StoredEntry
+from syndicator.model import Notice, PendingAlert, StoredEntry
 from syndicator.redact import one_line, redact_text, remember_secrets, shown, text_block
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,10 @@ class EmailSender:
         self.digest = channel.digest
         self._channel = channel
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: PendingAlert) -> None:
         self._deliver(compose(alert, self._channel))
 
-    def send_digest(self, topic: str, alerts: Sequence[Alert]) -> None:
+    def send_digest(self, topic: str, alerts: Sequence[PendingAlert]) -> None:
         self._deliver(compose_digest(topic, alerts, self._channel))
 
     def send_notice(self, notice: Notice) -> None:
@@ -158,7 +158,7 @@ def _story_html(entry: StoredEntry, topics: str) -> str:
     )
 
 
-def compose(alert: Alert, channel: EmailAlert) -> EmailMessage:
+def compose(alert: PendingAlert, channel: EmailAlert) -> EmailMessage:
     topics = ", ".join(alert.topics)
     message = _message(channel, f"[{topics}] {_title(alert.entry)}")
     message["X-Syndicator-Entry"] = alert.entry.uid
@@ -171,7 +171,7 @@ def compose(alert: Alert, channel: EmailAlert) -> EmailMessage:
     return message
 
 
-def compose_digest(topic: str, alerts: Sequence[Alert], channel: EmailAlert) -> EmailMessage:
+def compose_digest(topic: str, alerts: Sequence[PendingAlert], channel: EmailAlert) -> EmailMessage:
     count = len(alerts)
     message = _message(channel, f"[{topic}] {count} new stor{'y' if count == 1 else 'ies'}")
     for alert in alerts:

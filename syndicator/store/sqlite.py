@@ -1,9 +1,10 @@
-"""Durable state: sources' HTTP validators and health, entries, topic hits, the alert outbox.
+"""The embedded store: SQLite in WAL mode, one file, one writer.
 
-SQLite in WAL mode, one transaction per polled source: the new entries, their hits, their outbox
-rows and the source's new validators land together or not at all, so a kill at any moment leaves
-either the old state (the poll is simply repeated) or the new one — never an entry without its
-alert or validators that would hide an unsaved entry.
+One transaction per polled source: the new entries, their hits, their outbox rows and the
+source's new validators land together or not at all, so a kill at any moment leaves either the
+old state (the poll is simply repeated) or the new one — never an entry without its alert or
+validators that would hide an unsaved entry. Which entries tell one story is decided by
+stories.py; this module finds the candidates and records the outcome.
 """
 
 from __future__ import annotations
@@ -11,182 +12,38 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from syndicator import stories
 from syndicator.errors import StoreError
 from syndicator.model import (
-    Alert,
-    CleanEntry,
     Copy,
+    NewAlert,
     NewEntry,
+    NewNotice,
     Notice,
+    OwedAlert,
     ParsedEntry,
+    PendingAlert,
+    RawEntry,
+    Recleaned,
+    Regrouped,
     SourceState,
+    SourceUpdate,
     StoredEntry,
     Story,
     TopicHit,
-    Validators,
 )
 from syndicator.redact import shown
+from syndicator.store import schema
+from syndicator.store.api import entry_uid
+from syndicator.store.reports import Reports
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 5  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*;
-# 5: story_keys and evidence instead of SimHash bands (every story decided again)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sources (
-    name TEXT PRIMARY KEY,
-    etag TEXT, last_modified TEXT,
-    last_status INTEGER, last_error TEXT,
-    last_attempt REAL, last_success REAL,
-    next_poll REAL NOT NULL DEFAULT 0,
-    failures INTEGER NOT NULL DEFAULT 0,
-    unhealthy INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS entries (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL,
-    key TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    uid TEXT NOT NULL,
-    title TEXT NOT NULL, link TEXT NOT NULL, author TEXT NOT NULL,
-    raw_title TEXT NOT NULL, raw_link TEXT NOT NULL, raw_html TEXT NOT NULL,
-    raw_orig_link TEXT NOT NULL DEFAULT '', raw_base TEXT NOT NULL DEFAULT '',
-    html TEXT NOT NULL, text TEXT NOT NULL,
-    published REAL, updated REAL NOT NULL, first_seen REAL NOT NULL,
-    story TEXT,  -- the link as copies elsewhere read it (stories.link_key)
-    dup_of INTEGER,  -- the entry that stands for this one's story, if another does
-    dup_why TEXT,  -- the evidence for that: the verdict of stories.compare
-    UNIQUE (source, key)
-);
-CREATE INDEX IF NOT EXISTS entries_by_time ON entries (updated DESC);
-CREATE INDEX IF NOT EXISTS entries_by_story ON entries (story);
--- Candidates for "the same story": each text's sketch (stories.sketch), stamped with the
--- entry's publication time, so a lookup reads only the rows of one window.
-CREATE TABLE IF NOT EXISTS story_keys (
-    key INTEGER NOT NULL,
-    stamp REAL NOT NULL,
-    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
-    PRIMARY KEY (key, stamp, entry_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS story_keys_entry ON story_keys (entry_id);
--- Entries whose story changed when every story was decided again (an upgrade, a reclean):
--- `alert` marks one that was hidden as a copy and now stands alone, so never alerted.
-CREATE TABLE IF NOT EXISTS regrouped (
-    entry_id INTEGER PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,
-    alert INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_dup ON entries (dup_of) WHERE dup_of IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_seen ON entries (first_seen);
--- Entries past the retention time: only what tells a poll they are not new.
-CREATE TABLE IF NOT EXISTS forgotten (
-    source TEXT NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL,
-    PRIMARY KEY (source, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS hits (
-    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
-    topic TEXT NOT NULL,
-    terms TEXT NOT NULL,
-    PRIMARY KEY (entry_id, topic)
-);
-CREATE INDEX IF NOT EXISTS hits_by_topic ON hits (topic);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    channel TEXT NOT NULL,
-    entry_id INTEGER REFERENCES entries(id) ON DELETE CASCADE,  -- NULL: a notice
-    topics TEXT NOT NULL,
-    subject TEXT, body TEXT,
-    created REAL NOT NULL,
-    sent REAL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_try REAL NOT NULL DEFAULT 0,
-    last_error TEXT,
-    UNIQUE (channel, entry_id)
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (channel, sent, next_try);
--- Feeds whose file is behind the entries: marked with the change that dirties them, cleared
--- once written, so a failed write (disk full) is retried by the next cycle, or after a restart.
-CREATE TABLE IF NOT EXISTS dirty_feeds (feed TEXT PRIMARY KEY) WITHOUT ROWID;
-"""
-
-
-class Store(Protocol):
-    """What the pipeline needs from storage; SQLiteStore is the embedded implementation."""
-
-    def source_states(self) -> dict[str, SourceState]: ...
-    def all_digests(self, source: str) -> dict[str, str]: ...
-    def forget(self, before: float) -> int: ...
-    def save_states(
-        self, states: Sequence[tuple[SourceState, Sequence[tuple[str, str, str]]]], now: float
-    ) -> None: ...
-    def save_poll(
-        self,
-        state: SourceState,
-        entries: Sequence[NewEntry],
-        alerts: Sequence[tuple[str, int, tuple[str, ...]]],
-        now: float,
-        notices: Sequence[tuple[str, str, str]] = (),
-        dirty: Sequence[str] = (),
-    ) -> set[str]: ...
-    def mark_dirty(self, feeds: Iterable[str]) -> None: ...
-    def dirty_feeds(self) -> set[str]: ...
-    def clear_dirty(self, feeds: Iterable[str]) -> None: ...
-    def save_state(
-        self, state: SourceState, notices: Sequence[tuple[str, str, str]] = (), now: float = 0.0
-    ) -> None: ...
-    def feed_entries(self, topic: str | None, limit: int) -> list[StoredEntry]: ...
-    def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]: ...
-    def update_cleaned(
-        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...]]]
-    ) -> int: ...
-    def regrouped(self) -> list[tuple[StoredEntry, bool, float]]: ...
-    def settle_regrouped(
-        self,
-        alerts: Sequence[tuple[str, int, tuple[str, ...]]],
-        now: float,
-        dirty: Sequence[str] = (),
-    ) -> int: ...
-    def outbox_counts(self) -> tuple[int, int]: ...
-    def stories(self, search: str | None = None, limit: int = 50) -> list[Story]: ...
-    def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[Alert]: ...
-    def pending_notices(self, channel: str, now: float) -> list[Notice]: ...
-    def next_retry(self) -> float | None: ...
-    def mark_sent(self, alert_id: int, now: float) -> None: ...
-    def mark_failed(self, alert_id: int, error: str, next_try: float) -> None: ...
-    def close(self) -> None: ...
-
-
-def read_source_states(db: sqlite3.Connection) -> dict[str, SourceState]:
-    """Every source's stored state; also used on read-only connections (`syndicator status`)."""
-    rows = db.execute(
-        "SELECT s.name, etag, last_modified, last_status, last_error, last_attempt, "
-        "last_success, next_poll, failures, "
-        "(SELECT count(*) FROM entries e WHERE e.source = s.name), unhealthy FROM sources s"
-    )
-    return {
-        r[0]: SourceState(
-            name=r[0],
-            validators=Validators(etag=r[1], last_modified=r[2]),
-            last_status=r[3],
-            last_error=r[4],
-            last_attempt=r[5],
-            last_success=r[6],
-            next_poll=r[7],
-            failures=r[8],
-            entries=r[9],
-            unhealthy=bool(r[10]),
-        )
-        for r in rows
-    }
 
 
 def database_trouble(path: Path, exc: sqlite3.Error) -> StoreError:
@@ -233,15 +90,20 @@ class _Story:
     sketch: tuple[int, ...]
 
 
-def entry_uid(source: str, key: str) -> str:
-    """An Atom id that is a valid IRI and stable for the entry, whatever its guid looks like."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"syndicator:{source}\n{key}").urn
+class SQLiteStore(Reports):
+    """The Store protocol on one SQLite file. `read_only=True` opens an existing database for
+    the reports only: nothing is created or migrated, so `status` can run beside the daemon."""
 
-
-class SQLiteStore:
-    def __init__(self, path: Path, story_window: float = STORY_WINDOW) -> None:
+    def __init__(
+        self, path: Path, story_window: float = STORY_WINDOW, *, read_only: bool = False
+    ) -> None:
+        self.path = path
         self.story_window = story_window
         try:
+            if read_only:
+                self._db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+                self._db.execute("PRAGMA busy_timeout=5000")
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
             # The pipeline uses the store from one worker thread at a time, never concurrently.
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -249,43 +111,12 @@ class SQLiteStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
+            schema.create(self._db)
             with self._transaction():
-                self._migrate()
+                if schema.migrate(self._db):
+                    self._regroup_all()
         except sqlite3.Error as exc:
             raise database_trouble(path, exc) from exc
-        self.path = path
-
-    def _migrate(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            return
-        version = int(row[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"state database schema {row[0]} is newer than this Syndicator "
-                f"({SCHEMA_VERSION}); upgrade Syndicator"
-            )
-        if version < 2:
-            # Bodies stored by schema 1 had their URLs resolved by feedparser already.
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(entries)")}
-            if "raw_base" not in columns:
-                self._db.execute("ALTER TABLE entries ADD COLUMN raw_base TEXT NOT NULL DEFAULT ''")
-        if version < 5:
-            # SimHash bands gave way to story_keys and evidence: every story is decided again.
-            for band in range(4):
-                self._db.execute(f"DROP INDEX IF EXISTS entries_near{band}")
-                self._db.execute(f"DROP INDEX IF EXISTS entries_band{band}")
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(entries)")}
-            for column in ("simhash", "band0", "band1", "band2", "band3"):
-                if column in columns:
-                    self._db.execute(f"ALTER TABLE entries DROP COLUMN {column}")
-            if "dup_why" not in columns:
-                self._db.execute("ALTER TABLE entries ADD COLUMN dup_why TEXT")
-            self._regroup_all()
-        if version < SCHEMA_VERSION:
-            self._db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -303,18 +134,15 @@ class SQLiteStore:
 
     # -- sources ---------------------------------------------------------------------------
 
-    def source_states(self) -> dict[str, SourceState]:
-        return read_source_states(self._db)
-
     def save_state(
-        self, state: SourceState, notices: Sequence[tuple[str, str, str]] = (), now: float = 0.0
+        self, state: SourceState, notices: Sequence[NewNotice] = (), now: float = 0.0
     ) -> None:
         """The source's new state, with any notices about it (channel, subject, body)."""
         with self._transaction():
             self._put_state(state)
             self._put_notices(notices, now)
 
-    def _put_notices(self, notices: Sequence[tuple[str, str, str]], now: float) -> None:
+    def _put_notices(self, notices: Sequence[NewNotice], now: float) -> None:
         self._db.executemany(
             "INSERT INTO outbox (channel, entry_id, topics, subject, body, created) "
             "VALUES (?, NULL, '[]', ?, ?, ?)",
@@ -395,15 +223,13 @@ class SQLiteStore:
                 [(head, entry_id) for _, entry_id in members if entry_id != head],
             )
 
-    def save_states(
-        self, states: Sequence[tuple[SourceState, Sequence[tuple[str, str, str]]]], now: float
-    ) -> None:
+    def save_states(self, updates: Sequence[SourceUpdate], now: float) -> None:
         """Many sources' new states (and notices) in one transaction: 10,000 sources answering
         304 cost one commit, not 10,000."""
-        if not states:
+        if not updates:
             return
         with self._transaction():
-            for state, notices in states:
+            for state, notices in updates:
                 self._put_state(state)
                 self._put_notices(notices, now)
 
@@ -411,15 +237,15 @@ class SQLiteStore:
         self,
         state: SourceState,
         entries: Sequence[NewEntry],
-        alerts: Sequence[tuple[str, int, tuple[str, ...]]],
+        alerts: Sequence[NewAlert],
         now: float,
-        notices: Sequence[tuple[str, str, str]] = (),
+        notices: Sequence[NewNotice] = (),
         dirty: Sequence[str] = (),
     ) -> set[str]:
         """Entries, hits, outbox rows and the source state in one transaction, with the feeds
         they make stale (`dirty`, and those of displaced entries) marked for republishing.
 
-        `alerts` are (channel, index into entries, topics). An outbox row is unique per channel
+        `alerts` name their entry by its index in `entries`. An outbox row is unique per channel
         and entry, so a changed entry that matches again is not alerted twice; and a story
         already known from another source (same link, or near-identical text) is published
         once, in its most complete version, and alerted only for topics not yet alerted.
@@ -526,48 +352,42 @@ class SQLiteStore:
             "SELECT 1 FROM entries WHERE dup_of=? LIMIT 1", (story.id,)
         ).fetchone():
             return story.id  # it stands for copies already: it stays their story
-        for head in self._candidates(story):
-            other = self._story_text(head)
-            verdict = stories.compare(story.text, other)
-            if not verdict.same:
-                continue
-            length, source, key = self._db.execute(
-                "SELECT length(text), source, key FROM entries WHERE id=?", (head,)
-            ).fetchone()
-            why = f"{verdict.rule}: {verdict.why}"
-            if stories.rank(story.text.text, story.text.source, story.key) > (length, source, key):
-                # The new one is more complete: it stands for the story from now on.
-                touched.update(
-                    topic
-                    for (topic,) in self._db.execute(
-                        "SELECT DISTINCT topic FROM hits WHERE entry_id IN "
-                        "(SELECT id FROM entries WHERE id=? OR dup_of=?)",
-                        (head, head),
-                    )
+        new_rank = stories.rank(story.text.text, story.text.source, story.key)
+        join = stories.choose(story.text, new_rank, self._candidates(story))
+        if join is None:
+            return story.id
+        why = f"{join.verdict.rule}: {join.verdict.why}"
+        if join.stands:  # the new one is more complete: it stands for the story from now on
+            touched.update(
+                topic
+                for (topic,) in self._db.execute(
+                    "SELECT DISTINCT topic FROM hits WHERE entry_id IN "
+                    "(SELECT id FROM entries WHERE id=? OR dup_of=?)",
+                    (join.head, join.head),
                 )
-                self._db.execute("UPDATE entries SET dup_of=? WHERE dup_of=?", (story.id, head))
-                self._db.execute(
-                    "UPDATE entries SET dup_of=?, dup_why=? WHERE id=?", (story.id, why, head)
-                )
-                log.info(
-                    "story: entry %d (source=%s %r) stands for entry %d (source=%s): %s",
-                    story.id, story.text.source, story.text.title, head, source, why,
-                )
-                return story.id
+            )
+            self._db.execute("UPDATE entries SET dup_of=? WHERE dup_of=?", (story.id, join.head))
             self._db.execute(
-                "UPDATE entries SET dup_of=?, dup_why=? WHERE id=?", (head, why, story.id)
+                "UPDATE entries SET dup_of=?, dup_why=? WHERE id=?", (story.id, why, join.head)
             )
             log.info(
-                "story: entry %d (source=%s %r) is a copy of entry %d (source=%s %r): %s",
-                story.id, story.text.source, story.text.title, head, other.source, other.title,
-                why,
+                "story: entry %d (source=%s %r) stands for entry %d: %s",
+                story.id, story.text.source, story.text.title, join.head, why,
             )
-            return head
-        return story.id
+            return story.id
+        self._db.execute(
+            "UPDATE entries SET dup_of=?, dup_why=? WHERE id=?", (join.head, why, story.id)
+        )
+        log.info(
+            "story: entry %d (source=%s %r) is a copy of entry %d: %s",
+            story.id, story.text.source, story.text.title, join.head, why,
+        )
+        return join.head
 
-    def _candidates(self, story: _Story) -> list[int]:
+    def _candidates(self, story: _Story) -> Iterator[stories.Candidate]:
         """The stories (their standing entries) that may be this one's: the same link, or a
-        shared shingle hash, within the window of publication time; the likeliest first."""
+        shared shingle hash, within the window of publication time; the likeliest first, each
+        read only when the one before was not it."""
         low, high = story.stamp - self.story_window, story.stamp + self.story_window
         found: dict[int, int] = {}
         link = stories.link_key(story.text.link)
@@ -595,7 +415,15 @@ class SQLiteStore:
             head = other if dup_of is None else int(dup_of)
             if head != story.id:
                 heads.setdefault(head, score)
-        return list(heads)
+        for head in heads:
+            source, title, text, link, key = self._db.execute(
+                "SELECT source, title, text, link, key FROM entries WHERE id=?", (head,)
+            ).fetchone()
+            yield stories.Candidate(
+                head,
+                stories.StoryText(str(source), str(title), str(text), str(link)),
+                stories.rank(str(text), str(source), str(key)),
+            )
 
     def _story_text(self, entry_id: int) -> stories.StoryText:
         source, title, text, link = self._db.execute(
@@ -686,22 +514,20 @@ class SQLiteStore:
             [(entry_id, h.topic, json.dumps(list(h.terms))) for h in hits],
         )
 
-    def raw_entries(self) -> Iterator[tuple[int, str, ParsedEntry]]:
+    def raw_entries(self) -> Iterator[RawEntry]:
         """Every stored entry as it was fetched, so new cleaning rules can be re-applied."""
         rows = self._db.execute(
             "SELECT id, source, key, raw_title, raw_link, raw_html, author, raw_orig_link, "
             "raw_base FROM entries ORDER BY id"
         ).fetchall()
         for entry_id, source, key, title, link, html, author, orig_link, base in rows:
-            yield (
+            yield RawEntry(
                 entry_id,
                 source,
                 ParsedEntry(key, title, link, html, author, orig_link=orig_link, base=base),
             )
 
-    def update_cleaned(
-        self, updates: Sequence[tuple[int, CleanEntry, tuple[TopicHit, ...]]]
-    ) -> int:
+    def update_cleaned(self, updates: Sequence[Recleaned]) -> int:
         """New cleaned text and topic hits for stored entries, then every story decided again
         on the new texts, in one transaction. No alerts here, since these stories are not new;
         an entry that now stands alone is marked as after an upgrade (see `regrouped`).
@@ -715,7 +541,7 @@ class SQLiteStore:
                 self._put_hits(entry_id, hits)
             return self._regroup_all()
 
-    def regrouped(self) -> list[tuple[StoredEntry, bool, float]]:
+    def regrouped(self) -> list[Regrouped]:
         """Entries whose story changed when every story was decided again: each with whether
         it now stands alone after being hidden as a copy (so was never alerted), and when it
         was first seen."""
@@ -724,13 +550,10 @@ class SQLiteStore:
             "JOIN entries e ON e.id = r.entry_id ORDER BY e.id"
         ).fetchall()
         entries = self._entries(r[:10] for r in rows)
-        return [(e, bool(r[10]), float(r[11])) for e, r in zip(entries, rows, strict=True)]
+        return [Regrouped(e, bool(r[10]), float(r[11])) for e, r in zip(entries, rows, strict=True)]
 
     def settle_regrouped(
-        self,
-        alerts: Sequence[tuple[str, int, tuple[str, ...]]],
-        now: float,
-        dirty: Sequence[str] = (),
+        self, alerts: Sequence[OwedAlert], now: float, dirty: Sequence[str] = ()
     ) -> int:
         """Queue the alerts (channel, entry id, topics) that regrouped entries are owed, mark
         the `dirty` feeds for republishing and clear the marks, in one transaction. An entry
@@ -800,7 +623,7 @@ class SQLiteStore:
 
     # -- outbox ----------------------------------------------------------------------------
 
-    def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[Alert]:
+    def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[PendingAlert]:
         rows = self._db.execute(
             f"SELECT o.id, o.topics, o.attempts, o.created, {_ENTRY_COLUMNS} FROM outbox o "
             "JOIN entries e ON e.id = o.entry_id "
@@ -809,7 +632,7 @@ class SQLiteStore:
         ).fetchall()
         entries = self._entries(r[4:] for r in rows)
         return [
-            Alert(
+            PendingAlert(
                 id=r[0],
                 channel=channel,
                 entry=entry,
@@ -843,14 +666,6 @@ class SQLiteStore:
                 "UPDATE outbox SET attempts=attempts+1, last_error=?, next_try=? WHERE id=?",
                 (error, next_try, alert_id),
             )
-
-    def outbox_counts(self) -> tuple[int, int]:
-        """(pending, sent), for the status page."""
-        row = self._db.execute(
-            "SELECT count(*) FILTER (WHERE sent IS NULL), count(*) FILTER (WHERE sent IS NOT NULL) "
-            "FROM outbox"
-        ).fetchone()
-        return int(row[0]), int(row[1])
 
 
 _ENTRY_COLUMNS = (

@@ -1,4 +1,5 @@
-"""Managing the `[[sources]]` of config.toml: feed discovery, names, and comment-preserving edits.
+"""Editing the `[[sources]]` of config.toml for `add`, `remove` and `import`: names, and
+comment-preserving edits. (Finding the feed behind a URL is discover.py's.)
 
 The config file is the user's, full of their comments and layout, so an edit changes only the
 lines of the table it adds or removes: the rest of the file stays byte-for-byte. Edits are done
@@ -14,51 +15,23 @@ import re
 import tempfile
 import tomllib
 import unicodedata
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import tomlkit
 from tomlkit.items import AoT, Array
 
-from syndicator.config import _NAME, _RESERVED, http_url
-from syndicator.errors import FetchError, ParseError, SyndicatorError
-from syndicator.fetch import Limits, fetch, make_client
-from syndicator.model import Validators
+from syndicator.config import _NAME, _RESERVED
+from syndicator.errors import SyndicatorError
 
 log = logging.getLogger(__name__)
 
-# MIME type → (kind shown to the user, preference rank; lower wins, equal ranks keep page order).
-_FEED_TYPES = {
-    "application/atom+xml": ("Atom", 0),
-    "application/rss+xml": ("RSS", 0),
-    "application/rdf+xml": ("RDF", 0),
-    "application/xml": ("XML", 1),
-    "text/xml": ("XML", 1),
-    "application/feed+json": ("JSON Feed", 2),
-    "application/json": ("JSON Feed", 2),
-}
 _SLUG_MAX = 40
-# feedparser reads no JSON Feed, so such links are listed but never chosen.
-READABLE = frozenset({"Atom", "RSS", "RDF", "XML"})
-
-
 class SourceEditError(SyndicatorError):
     """The requested change to the sources cannot be made (duplicate, unknown name, ...)."""
-
-
-@dataclass(frozen=True)
-class FeedLink:
-    url: str
-    kind: str  # "Atom", "RSS", "RDF", "XML", "JSON Feed"
-    title: str = ""
-
-    @property
-    def readable(self) -> bool:
-        return self.kind in READABLE
 
 
 @dataclass(frozen=True)
@@ -77,60 +50,6 @@ class NewSource:
         if self.category:
             values["category"] = self.category
         return values
-
-
-# -- discovery (pure) ------------------------------------------------------------------------
-
-
-def discover_feeds(html: bytes | str, base_url: str) -> list[FeedLink]:
-    """The feeds a web page advertises with `<link rel="alternate" type=...>`, best first.
-
-    Relative hrefs resolve against `<base href>` or the page URL; duplicates are dropped.
-    """
-    from bs4 import BeautifulSoup, Tag  # only `add` needs it: kept off the daemon's start-up
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # bs4 warns about XHTML-looking pages; harmless here
-        soup = BeautifulSoup(html, "lxml")
-    base = base_url
-    base_tag = soup.find("base", href=True)
-    if isinstance(base_tag, Tag):
-        base = urljoin(base_url, str(base_tag.get("href") or "").strip())
-    found: list[tuple[int, int, FeedLink]] = []
-    seen: set[str] = set()
-    for tag in soup.find_all("link"):
-        rel = tag.get("rel") or []
-        rels = rel.split() if isinstance(rel, str) else list(rel)
-        if "alternate" not in {r.lower() for r in rels}:
-            continue
-        mime = str(tag.get("type") or "").split(";")[0].strip().lower()
-        if mime not in _FEED_TYPES:
-            continue
-        href = str(tag.get("href") or "").strip()
-        url = http_url(feed_scheme_to_http(urljoin(base, href))) if href else None
-        if url is None or url in seen:
-            continue
-        seen.add(url)
-        kind, rank = _FEED_TYPES[mime]
-        title = " ".join(str(tag.get("title") or "").split())
-        found.append((rank, len(found), FeedLink(url, kind, title)))
-    return [link for _, _, link in sorted(found, key=lambda f: (f[0], f[1]))]
-
-
-def feed_scheme_to_http(url: str) -> str:
-    """`feed://host/x` and `feed:https://host/x` are old browser conventions for http(s)."""
-    if url.lower().startswith("feed:"):
-        rest = url[5:]
-        return rest if rest.lower().startswith(("http://", "https://")) else "http:" + rest
-    return url
-
-
-def normalize_input_url(text: str) -> str:
-    """What a user types into a feed reader: `example.org/feed` means https://example.org/feed."""
-    url = feed_scheme_to_http(text.strip())
-    if "://" not in url and re.match(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d+)?(/|$)", url):
-        url = "https://" + url
-    return http_url(url) or url
 
 
 def same_url_key(url: str) -> str:
@@ -192,65 +111,6 @@ def check_name(name: str) -> str:
     if name.lower() in _RESERVED:
         raise SourceEditError(f"the name {name!r} is reserved")
     return name
-
-
-# -- finding the feed behind a URL (network) -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FoundFeed:
-    url: str  # what goes into the config
-    title: str
-    page: str = ""  # the web page it was discovered on, when the URL was not a feed
-    links: tuple[FeedLink, ...] = ()  # everything that page advertised
-    rejected: tuple[tuple[str, str], ...] = ()  # (url, reason) of advertised links that failed
-
-
-async def find_feed(
-    url: str,
-    limits: Limits,
-    user_agent: str = "",
-    allow: Iterable[tuple[str, int]] = (),
-) -> FoundFeed:
-    """The feed at `url`, or the first working feed the page at `url` advertises.
-
-    `allow`: the endpoints the user named, which alone may be internal addresses (see
-    fetch.AddressGuard); a page cannot point `add` at one it advertises.
-    Raises FetchError/ParseError when `url` itself fails, SourceEditError when it is a page
-    without a usable feed link.
-    """
-    from syndicator.parse import parse_feed  # only `add` needs it: kept off start-up
-
-    async with make_client(limits, user_agent, allow=allow) as client:
-        page = await fetch(client, url, Validators(), limits)
-        try:
-            feed = parse_feed(page.body, page.url, page.headers)
-        except ParseError:
-            pass
-        else:
-            return FoundFeed(url=url, title="" if feed.title == page.url else feed.title)
-        links = tuple(discover_feeds(page.body, page.url))
-        readable = [link for link in links if link.readable]
-        if not readable:
-            if links:
-                raise SourceEditError(
-                    f"{url}: not a feed, and the page advertises only feeds Syndicator cannot "
-                    f"read ({', '.join(f'{link.kind} {link.url}' for link in links)})"
-                )
-            raise SourceEditError(f"{url}: not a feed, and the page advertises none")
-        rejected: list[tuple[str, str]] = []
-        for link in readable:
-            try:
-                got = await fetch(client, link.url, Validators(), limits)
-                feed = parse_feed(got.body, got.url, got.headers)
-            except (FetchError, ParseError) as exc:
-                log.debug("advertised feed %s rejected: %s", link.url, exc)
-                rejected.append((link.url, str(exc)))
-                continue
-            title = "" if feed.title == got.url else feed.title
-            return FoundFeed(link.url, title or link.title, page.url, links, tuple(rejected))
-        reasons = "; ".join(f"{u}: {r}" for u, r in rejected)
-        raise SourceEditError(f"{url}: not a feed, and no feed it advertises works ({reasons})")
 
 
 # -- editing config.toml ---------------------------------------------------------------------

@@ -1,90 +1,29 @@
-"""What `list`, `status` and `check` show: read-only views of the state database and the
-published feeds, rendered as plain text for one terminal screen.
+"""What `list`, `status` and `check` print: the config, the state and the published feeds,
+rendered as plain text for one terminal screen.
 
-The database is opened read-only (never created, never migrated), so these commands are safe
-to run beside the daemon, as another user, or before the first run.
+The state comes from a store opened read-only (store.open_reader: never created, never
+migrated), so these commands are safe beside the daemon, as another user, or before the first
+run. (The daemon's own status page is serve.py's.)
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
 from syndicator.config import Config, ConsoleAlert, EmailAlert, Source
-from syndicator.errors import ConfigError
-from syndicator.model import SourceState
+from syndicator.model import ChannelCounts, SourceState
 from syndicator.redact import redact_text, shown, text_block
-from syndicator.store import database_trouble, read_source_states
+from syndicator.store import Store
 
 log = logging.getLogger(__name__)
 
 _ATOM_ENTRY = "{http://www.w3.org/2005/Atom}entry"
-
-
-# -- reading the state database --------------------------------------------------------------
-
-
-@contextmanager
-def open_state(path: Path) -> Iterator[sqlite3.Connection | None]:
-    """A read-only connection, or None when the daemon has never run (no database yet)."""
-    if not path.exists():
-        yield None
-        return
-    try:
-        db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-        db.execute("PRAGMA busy_timeout=5000")
-    except sqlite3.Error as exc:
-        raise database_trouble(path, exc) from exc
-    try:
-        yield db
-    except sqlite3.Error as exc:
-        raise database_trouble(path, exc) from exc
-    finally:
-        db.close()
-
-
-def source_states(db: sqlite3.Connection) -> dict[str, SourceState]:
-    return read_source_states(db)
-
-
-def entry_counts(db: sqlite3.Connection) -> dict[str, int]:
-    """Stored entries per source name, including sources no longer in the config."""
-    return {s: n for s, n in db.execute("SELECT source, count(*) FROM entries GROUP BY source")}
-
-
-def topic_counts(db: sqlite3.Connection) -> dict[str, int]:
-    return {t: n for t, n in db.execute("SELECT topic, count(*) FROM hits GROUP BY topic")}
-
-
-@dataclass(frozen=True)
-class ChannelCounts:
-    pending: int
-    sent: int
-    retrying: int  # pending alerts that failed at least once
-    last_error: str | None
-
-
-def outbox_counts(db: sqlite3.Connection) -> dict[str, ChannelCounts]:
-    counts = {}
-    for channel, pending, sent, retrying in db.execute(
-        "SELECT channel, count(*) FILTER (WHERE sent IS NULL), "
-        "count(*) FILTER (WHERE sent IS NOT NULL), "
-        "count(*) FILTER (WHERE sent IS NULL AND attempts > 0) FROM outbox GROUP BY channel"
-    ):
-        row = db.execute(
-            "SELECT last_error FROM outbox WHERE channel=? AND sent IS NULL "
-            "AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
-            (channel,),
-        ).fetchone()
-        counts[channel] = ChannelCounts(pending, sent, retrying, row[0] if row else None)
-    return counts
 
 
 # -- published feeds -------------------------------------------------------------------------
@@ -199,7 +138,7 @@ def render_list(
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Summary:
     """Everything `status` shows, read in one go."""
 
     states: dict[str, SourceState]
@@ -209,17 +148,17 @@ class Snapshot:
     feeds: list[FeedFile]
 
 
-def read_snapshot(db: sqlite3.Connection, output_dir: Path) -> Snapshot:
-    return Snapshot(
-        states=source_states(db),
-        entries=entry_counts(db),
-        topics=topic_counts(db),
-        outbox=outbox_counts(db),
+def read_summary(store: Store, output_dir: Path) -> Summary:
+    return Summary(
+        states=store.source_states(),
+        entries=store.entry_counts(),
+        topics=store.topic_counts(),
+        outbox=store.channel_counts(),
         feeds=feed_files(output_dir) if output_dir.is_dir() else [],
     )
 
 
-def render_status(config: Config, snap: Snapshot | None, now: float) -> str:
+def render_status(config: Config, snap: Summary | None, now: float) -> str:
     """`syndicator status`: sources, topics, feeds, alerts on one screen."""
     out = [f"Syndicator status  ({config.path})"]
     if snap is None:
@@ -290,28 +229,6 @@ def _screen(text: str) -> str:
     """What a view prints, as the terminal gets it: every URL redacted, no control code (the
     reasons and names in it come from servers, feeds and the database)."""
     return text_block(redact_text(text))
-
-
-def check_rules(config: Config) -> None:
-    """Compile every cleaning rule the daemon would, so a bad regex or selector is reported
-    now and by key, not at the first poll."""
-    from syndicator.clean import load_rules
-
-    candidates: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
-        ("clean.drop", config.drop, ()),
-        ("clean.drop_selectors", (), config.drop_selectors),
-    ]
-    for i, s in enumerate(config.sources):
-        candidates.append((f"sources[{i}].drop", s.drop, ()))
-        candidates.append((f"sources[{i}].drop_selectors", (), s.drop_selectors))
-    for key, drop, selectors in candidates:
-        if not drop and not selectors:
-            continue
-        try:
-            load_rules(drop=drop, drop_selectors=selectors)
-        except ValueError as exc:
-            first = (str(exc).splitlines() or [""])[0]  # keep one line of a parser message
-            raise ConfigError(key, f"bad cleaning rule: {first}") from exc
 
 
 def render_check(config: Config) -> str:
