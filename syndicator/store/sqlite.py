@@ -357,32 +357,24 @@ class SQLiteStore(Reports):
         if join is None:
             return story.id
         why = f"{join.verdict.rule}: {join.verdict.why}"
-        if join.stands:  # the new one is more complete: it stands for the story from now on
+        # The more complete version stands for the story; the other is its copy.
+        head, copy = (story.id, join.head) if join.stands else (join.head, story.id)
+        if join.stands:  # the old head's copies, and its feeds, go to the new one
             touched.update(
                 topic
                 for (topic,) in self._db.execute(
                     "SELECT DISTINCT topic FROM hits WHERE entry_id IN "
                     "(SELECT id FROM entries WHERE id=? OR dup_of=?)",
-                    (join.head, join.head),
+                    (copy, copy),
                 )
             )
-            self._db.execute("UPDATE entries SET dup_of=? WHERE dup_of=?", (story.id, join.head))
-            self._db.execute(
-                "UPDATE entries SET dup_of=?, dup_why=? WHERE id=?", (story.id, why, join.head)
-            )
-            log.info(
-                "story: entry %d (source=%s %r) stands for entry %d: %s",
-                story.id, story.text.source, story.text.title, join.head, why,
-            )
-            return story.id
-        self._db.execute(
-            "UPDATE entries SET dup_of=?, dup_why=? WHERE id=?", (join.head, why, story.id)
-        )
+            self._db.execute("UPDATE entries SET dup_of=? WHERE dup_of=?", (head, copy))
+        self._db.execute("UPDATE entries SET dup_of=?, dup_why=? WHERE id=?", (head, why, copy))
         log.info(
-            "story: entry %d (source=%s %r) is a copy of entry %d: %s",
-            story.id, story.text.source, story.text.title, join.head, why,
+            "story: entry %d (source=%s %r) joins story %d, which entry %d stands for: %s",
+            story.id, story.text.source, story.text.title, join.head, head, why,
         )
-        return join.head
+        return head
 
     def _candidates(self, story: _Story) -> Iterator[stories.Candidate]:
         """The stories (their standing entries) that may be this one's: the same link, or a
