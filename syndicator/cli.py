@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 import tomllib
@@ -67,6 +68,8 @@ EXAMPLES = {
     "export": "examples:\n  syndicator export subscriptions.opml\n  syndicator export > all.opml",
     "check": "example:\n  syndicator check --config /etc/syndicator/config.toml",
     "status": "example:\n  syndicator status --config /etc/syndicator/config.toml",
+    "worker": "examples:\n  syndicator worker --concurrency 4\n"
+    "  syndicator worker --config /etc/syndicator/config.toml",
     "copies": "examples:\n  syndicator copies            # every published story with copies\n"
     "  syndicator copies Tokio      # those whose title or link contains 'Tokio'",
 }
@@ -139,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     status = _sub(sub, "status", "one screen: sources, topics, published feeds, alerts")
     status.add_argument("--config", default="config.toml", help=config_help)
 
+    worker = _sub(sub, "worker", "run a cluster worker: poll the sources the schedulers enqueue")
+    worker.add_argument(
+        "-c",
+        "--concurrency",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that poll at once (default: cores)",
+    )
+    worker.add_argument("--config", default="config.toml", help=config_help)
+
     copies = _sub(sub, "copies", "show which copies a published entry stands for, and why")
     copies.add_argument("search", nargs="?", help="only entries whose title or link contain this")
     copies.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
@@ -194,6 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(Path(args.config))
         if args.command == "status":
             return _show_status(Path(args.config))
+        if args.command == "worker":
+            from syndicator.cluster import run_worker
+
+            if args.concurrency < 1:
+                raise ConfigError("--concurrency", "must be at least 1")
+            return run_worker(Path(args.config), args.concurrency, logging.root.level)
         if args.command == "copies":
             return _copies(Path(args.config), args.search, args.limit)
     except ConfigError as exc:
@@ -217,6 +236,7 @@ def _say(line: str, stream: TextIO | None = None) -> None:
 
 
 def _run(path: Path, once: bool) -> int:
+    from syndicator.cluster import make_pipeline
     from syndicator.service import Service, log_summary
 
     config = load_config(path)
@@ -227,7 +247,7 @@ def _run(path: Path, once: bool) -> int:
             bar = ProgressBar(sys.stderr) if sys.stdout.isatty() and sys.stderr.isatty() else None
             if bar is not None:
                 logging.getLogger("syndicator.pipeline").setLevel(logging.WARNING)
-            pipeline = Pipeline(config, store, progress=bar)
+            pipeline = make_pipeline(config, store, progress=bar)
             try:
                 with database_errors(config.state):
                     report = pipeline.run_cycle(once=True)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from syndicator.errors import ConfigError, QueryError
 from syndicator.model import Topic
-from syndicator.redact import remember_secrets, url_secrets
+from syndicator.redact import redact_url, remember_secrets, url_secrets
 
 T = TypeVar("T")
 
@@ -51,6 +51,7 @@ SPACING = (0.01, 600.0)  # per_host_interval, when not 0
 RETRY = (1.0, 3600.0)  # an alert's first retry (back-off stops at an hour anyway)
 DIGEST = (60.0, 30 * _DAY)
 STORY_WINDOW = (3600.0, 30 * _DAY)  # copies of a story appear within hours or days
+LEASE = (1.0, 6 * 3600.0)  # cluster leases and waits
 RETAIN = (3600.0, 36500 * _DAY)  # when not 0/"forever"
 ANY_DURATION = (0.001, 36500 * _DAY)
 SIZE = (1024, 2**30)  # max_bytes: a body is held in memory whole
@@ -154,6 +155,16 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """Past one machine (cluster.py): polls go to Celery workers through this broker."""
+
+    broker: str  # redis://… or amqp://…
+    queue: str = "syndicator"
+    lease: float = 600.0  # a claimed source is another scheduler's again after this long
+    wait: float = 3600.0  # `run --once` gives up waiting for the workers after this long
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     state: Path
@@ -171,6 +182,7 @@ class Config:
     alerts: tuple[AlertChannel, ...] = field(default=())
     retain: float = 90 * 86400.0  # seconds an entry is kept after it was first seen; 0: forever
     story_window: float = 3 * 86400.0  # copies of a story are looked for this far apart
+    cluster: ClusterSettings | None = None  # None: one machine, one process tree
 
     @property
     def base_url(self) -> str:
@@ -265,7 +277,11 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     base = path.parent
-    _known(raw, "", {"syndicator", "server", "fetch", "clean", "sources", "topics", "alerts"})
+    _known(
+        raw,
+        "",
+        {"syndicator", "server", "fetch", "clean", "sources", "topics", "alerts", "cluster"},
+    )
     main = _table(raw, "syndicator")
     _known(
         main,
@@ -321,6 +337,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         story_window=story_window,
         fetch=fetch,
         server=server,
+        cluster=_cluster(raw),
         drop=clean_drop,
         drop_selectors=clean_selectors,
         sources=sources,
@@ -424,6 +441,31 @@ def _server(raw: Mapping[str, Any], main: Mapping[str, Any]) -> ServerSettings |
     ):
         raise ConfigError("server.websub_hub", f"expected an http(s) URL, got {hub!r}")
     return ServerSettings(host=host, port=port, base_url=base_url.rstrip("/") + "/", websub_hub=hub)
+
+
+def _cluster(raw: Mapping[str, Any]) -> ClusterSettings | None:
+    if "cluster" not in raw:
+        return None
+    table = _table(raw, "cluster")
+    _known(table, "cluster", {"broker", "queue", "lease", "wait"})
+    broker = _require(table, "cluster", "broker", str).strip()
+    scheme = urlsplit(broker).scheme.lower()
+    if scheme not in ("redis", "rediss", "amqp", "amqps", "pyamqp"):
+        raise ConfigError(
+            "cluster.broker", f"expected a redis:// or amqp:// URL, got {redact_url(broker)!r}"
+        )
+    _no_controls(broker, "cluster.broker")
+    remember_secrets(*url_secrets(broker))
+    queue = _get(table, "cluster.queue", "queue", str, "syndicator")
+    if not _NAME.match(queue):
+        raise ConfigError("cluster.queue", f"letters, digits, '.-_' only, got {queue!r}")
+    d = ClusterSettings(broker)
+    return ClusterSettings(
+        broker=broker,
+        queue=queue,
+        lease=parse_duration(table.get("lease", d.lease), "cluster.lease", LEASE),
+        wait=parse_duration(table.get("wait", d.wait), "cluster.wait", LEASE),
+    )
 
 
 def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:

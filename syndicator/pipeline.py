@@ -113,13 +113,20 @@ class Pipeline:
             )
         report.held = len(held)
         self.settle_regrouped()
-        self._to_poll = len(to_poll)
-        if to_poll:
-            asyncio.run(self._poll_all(to_poll, states, report))
+        self.poll(to_poll, states, report)
         self.forget_old()
         self.publish(report)
         report.alerts_sent, report.alerts_failed = deliver(self.store, self.senders, self.clock())
         return report
+
+    def poll(
+        self, sources: list[Source], states: dict[str, SourceState], report: CycleReport
+    ) -> None:
+        """Fetch, analyse and store each of `sources`, concurrently, each in its own
+        transaction; failures and 304s are saved together at the end."""
+        self._to_poll = len(sources)
+        if sources:
+            asyncio.run(self._poll_all(sources, states, report))
 
     def settle_regrouped(self) -> int:
         """After every story was decided again (an upgrade of the rule, a reclean): queue the
@@ -166,7 +173,7 @@ class Pipeline:
         self.workers.begin_cycle(len(sources), unconditional)
         cycle = _Cycle(
             client=make_client(self._limits(None), f.user_agent, f.concurrency, self._named),
-            hosts=Politeness(f.per_host, f.per_host_interval),
+            hosts=self._politeness(),
             in_flight=asyncio.Semaphore(f.concurrency),
             backlog=asyncio.Semaphore(2 * f.concurrency),
             writer=ThreadPoolExecutor(max_workers=1, thread_name_prefix="store"),
@@ -183,6 +190,10 @@ class Pipeline:
                 cycle.writer, self.store.save_states, cycle.settled, self.clock()
             )
             cycle.writer.shutdown(wait=True)
+
+    def _politeness(self) -> Politeness:
+        """The per-host gates of one cycle: this process's own (cluster.py shares them)."""
+        return Politeness(self.config.fetch.per_host, self.config.fetch.per_host_interval)
 
     async def _poll_guarded(
         self, cycle: _Cycle, source: Source, states: dict[str, SourceState]

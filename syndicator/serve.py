@@ -48,6 +48,7 @@ class Status:
     alerts_pending: int = 0
     alerts_sent: int = 0
     updated: float = field(default_factory=time.time)
+    problems: tuple[str, ...] = ()  # what the daemon cannot reach, and since when
 
 
 HEAD_TIMEOUT = 10.0  # seconds a client has to send its whole request head
@@ -340,11 +341,13 @@ def status_page(status: Status, feeds: list[str]) -> str:
             f"<td>{st.entries if st else 0}</td></tr>"
         )
     feed_items = "".join(f'<li><a href="/{e(f)}">{e(f)}</a></li>' for f in feeds)
+    problems = "".join(f'<p class="problem">{e(p)}</p>' for p in status.problems)
     topic_items = "".join(f"<li><b>{e(n)}</b>: <code>{e(q)}</code></li>" for n, q in status.topics)
     return (
         '<!doctype html><html><head><meta charset="utf-8"><title>Syndicator</title>'
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .6em;text-align:left}"
-        "tr.failing{background:#fdd}</style></head><body><h1>Syndicator</h1>"
+        "tr.failing{background:#fdd}.problem{background:#fdd;padding:.4em}</style></head>"
+        f"<body><h1>Syndicator</h1>{problems}"
         f"<h2>Feeds</h2><ul>{feed_items}</ul><h2>Topics</h2><ul>{topic_items}</ul>"
         f"<h2>Alerts</h2><p>{status.alerts_pending} pending, {status.alerts_sent} sent</p>"
         "<h2>Sources</h2><table><tr><th>name</th><th>url</th><th>health</th>"

@@ -16,10 +16,13 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from types import FrameType
+from types import FrameType, MappingProxyType
 from typing import TYPE_CHECKING
 
+from syndicator.cluster import make_pipeline
 from syndicator.config import Config, load_config
 from syndicator.errors import ConfigError, StoreError, SyndicatorError
 from syndicator.pipeline import CycleReport, Pipeline
@@ -70,8 +73,8 @@ def rules_changed(old: Config, new: Config) -> bool:
     return rules(old) != rules(new)
 
 
-def snapshot(pipeline: Pipeline) -> Status:
-    """What the status page shows, read from the store now."""
+def snapshot(pipeline: Pipeline, problems: Mapping[str, str] = MappingProxyType({})) -> Status:
+    """What the status page shows, read from the store now, with what cannot be reached."""
     from syndicator.serve import SourceStatus, Status
 
     states = pipeline.store.source_states()
@@ -84,6 +87,10 @@ def snapshot(pipeline: Pipeline) -> Status:
         alerts_pending=pending,
         alerts_sent=sent,
         updated=time.time(),
+        problems=tuple(
+            f"{what} unreachable since {since}"
+            for what, since in {**problems, **getattr(pipeline, "problems", {})}.items()
+        ),
     )
 
 
@@ -93,12 +100,13 @@ class Service:
     def __init__(self, path: Path, config: Config, store: Store) -> None:
         self.path = path
         self.store = store
-        self.pipeline = Pipeline(config, store)
+        self.pipeline = make_pipeline(config, store)
         self.server: FeedServer | None = None
         self._reload = threading.Event()
         self._idle = threading.Event()  # no cycle is running
         self._idle.set()
         self._daemon = Daemon(self._cycle)
+        self._problems: dict[str, str] = {}  # what this daemon cannot reach, since when
 
     def run(self) -> int:
         self._start_server()
@@ -150,9 +158,18 @@ class Service:
             with database_errors(self.pipeline.config.state):
                 return self._one_cycle()
         except StoreError as exc:
-            # A full disk or a damaged file is the operator's to fix: say so in one line, keep
-            # serving what is published, and try again.
+            # A full disk, a damaged file or a database that went away is the operator's to
+            # fix: say so in one line, keep serving what is published (and say what is wrong
+            # on the status page), and try again.
             log.error("%s; retrying in %ds", exc, STORE_RETRY)
+            self._problems.setdefault(
+                "state database", f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {exc}"
+            )
+            if self.server is not None:
+                self.server.status = replace(
+                    self.server.status,
+                    problems=tuple(f"{w} unreachable since {s}" for w, s in self._problems.items()),
+                )
             return time.time() + STORE_RETRY
         finally:
             self._idle.set()
@@ -162,15 +179,16 @@ class Service:
             self._reload.clear()
             self._apply_reload()
         report = self.pipeline.run_cycle()
+        self._problems.pop("state database", None)
         log_summary(self.pipeline.config, report)
         if self.server is not None:
-            self.server.status = snapshot(self.pipeline)
+            self.server.status = snapshot(self.pipeline, self._problems)
         return self.pipeline.next_wake()
 
     def _apply_reload(self) -> None:
         try:
             previous = self.pipeline
-            self.pipeline = Pipeline(load_config(self.path), self.store)
+            self.pipeline = make_pipeline(load_config(self.path), self.store)
             previous.close()
             log.info("config reloaded from %s", self.path)
             if rules_changed(previous.config, self.pipeline.config):
