@@ -15,14 +15,13 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from lxml import etree
 
-from syndicator.clean import sanitize, tree
-from syndicator.clean.ruleset import Rule, RuleSet, load_rules, short
+from syndicator.clean import sanitize, tree, urls
+from syndicator.clean.ruleset import Rule, RuleSet, short
 from syndicator.clean.tree import Element, Node, Text
 from syndicator.model import CleanEntry, ParsedEntry, Removal
 from syndicator.redact import public_url
@@ -32,47 +31,6 @@ log = logging.getLogger(__name__)
 # Deeper trees are hostile or broken; below this depth a subtree is handled as one block, so
 # recursion stays far from Python's limit.
 _MAX_DEPTH = 120
-
-
-@lru_cache(maxsize=1)
-def _default_rules() -> RuleSet:
-    return load_rules()
-
-
-# ---------------------------------------------------------------------------------------------
-# URLs
-
-
-def strip_tracking(url: str) -> str:
-    """The URL without tracking parameters and without known redirect wrappers around it."""
-    return _clean_url(url, _default_rules())[0]
-
-
-def unwrap_feedproxy(link: str, orig_link: str) -> str:
-    """FeedBurner's feedproxy/~r/ redirect → the publisher's URL, when the feed gave origLink."""
-    if (
-        orig_link
-        and _FEEDPROXY.search(link)
-        and orig_link.lower().startswith(("http://", "https://"))
-    ):
-        return orig_link.strip()
-    return link
-
-
-# feedproxy.google.com, feeds.feedburner.com and publishers' FeedBurner CNAMEs share the path.
-_FEEDPROXY = re.compile(r"^https?://[^/]+/~r/[^?#]+/~3/", re.I)
-
-
-def _clean_url(url: str, rules: RuleSet) -> tuple[str, tuple[str, ...]]:
-    url = url.strip()
-    for _ in range(5):  # a redirect may wrap another one
-        target = sanitize.unwrap_redirect(url, rules.redirects)
-        if target == url:
-            break
-        url = target
-    return sanitize.strip_params(
-        url, rules.tracking_names, rules.tracking_prefixes, rules.host_params
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,8 +45,8 @@ def clean_entry(entry: ParsedEntry, rules: RuleSet, *, explain: bool = True) -> 
     """
     removals: list[Removal] = []
     orig = entry.orig_link
-    link = unwrap_feedproxy(_valid_text(entry.link).strip(), orig)
-    link, params = _clean_url(link, rules)
+    link = urls.unwrap_feedproxy(_valid_text(entry.link).strip(), orig)
+    link, params = urls.clean_url(link, rules)
     if params and explain:
         removals.append(Removal("tracking-params", f"entry link: {', '.join(params)}"))
     if not sanitize.safe_scheme(link):
@@ -315,8 +273,8 @@ class _Cleaner:
         # publish them (see redact.public_url).
         self.resolve_base = public_url(_web_url(content_base)) or self.base
         # A FeedBurner redirect as base says nothing about which site the article is on.
-        known = self.base and not _FEEDPROXY.search(self.base)
-        self.site = sanitize.registrable_host(self.base) if known else ""
+        known = self.base and not urls.FEEDPROXY.search(self.base)
+        self.site = urls.registrable_host(self.base) if known else ""
         self.removals: list[Removal] = []
         self.params_removed: dict[str, int] = {}
         self.body: Element | None = None
@@ -455,7 +413,7 @@ class _Cleaner:
                     break
         if not src:
             return False  # nothing to show (a data: URL or a placeholder the sanitizer dropped)
-        src = sanitize.absolutize(src, self.resolve_base)
+        src = urls.absolutize(src, self.resolve_base)
         if pixel is not None and any(
             _is_pixel_size(_attr(img, dim), max_size) for dim in ("width", "height")
         ):
@@ -473,7 +431,7 @@ class _Cleaner:
         if not href:
             a.unwrap()  # its script/bad URL is gone; the text stays as text
             return True
-        href = sanitize.absolutize(href, self.resolve_base)
+        href = urls.absolutize(href, self.resolve_base)
         for rule in self.rules.url_a:
             if rule.pattern is not None and rule.pattern.search(href):
                 if self.explain:
@@ -483,7 +441,7 @@ class _Cleaner:
         return True
 
     def _track(self, url: str) -> str:
-        url, removed = _clean_url(url, self.rules)
+        url, removed = urls.clean_url(url, self.rules)
         for name in removed:
             self.params_removed[name] = self.params_removed.get(name, 0) + 1
         return url
@@ -766,7 +724,7 @@ class _Cleaner:
         if stats.plain:
             return False  # any word outside the link ("-- Author") makes it something else
         href = _attr(stats.links[0], "href")
-        if sanitize.registrable_host(href) != self.site or _same_page(href, self.base):
+        if urls.registrable_host(href) != self.site or _same_page(href, self.base):
             return False
         try:
             path = urlsplit(href).path
