@@ -14,23 +14,30 @@ import html as htmllib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from lxml import etree
 
-from syndicator.clean import sanitize, tree, urls
+from syndicator.clean import sanitize, tidy, tree, urls
 from syndicator.clean.ruleset import Rule, RuleSet, short
 from syndicator.clean.tree import Element, Node, Text
+from syndicator.clean.units import (
+    BLOCK_OR_BR,
+    CAPTION,
+    HEADINGS,
+    INLINE_ONLY,
+    Unit,
+    attr,
+    collect_units,
+    link_stats,
+    meaningful,
+    norm,
+    plain,
+)
 from syndicator.model import CleanEntry, ParsedEntry, Removal
 from syndicator.redact import public_url
 
 log = logging.getLogger(__name__)
-
-# Deeper trees are hostile or broken; below this depth a subtree is handled as one block, so
-# recursion stays far from Python's limit.
-_MAX_DEPTH = 120
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,32 +124,13 @@ _HEADING_SEPARATORS = tuple(":\uff1a-\u2013\u2014\u00bb\u203a>")
 _PROSE_END = re.compile("[.!?\u2026][\"'\u00bb\u00ab\u201d\u201c\u2019)\\]]*$")
 _SEPARATORS = re.compile("[\\s,;|\u2022\u00b7\u2013\u2014\\-:/()\\[\\]\u00bb\u203a>]+")
 
-_BLOCK = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "caption", "dd", "details", "div", "dl",
-        "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody",
-        "td", "tfoot", "th", "thead", "tr", "ul",
-    }
-)  # fmt: skip
-_BLOCK_OR_BR = _BLOCK | {"br"}
-_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_CAPTION = frozenset({"figure", "figcaption"})
 # Where a lone link or a short line is a list entry, a cell or a quote, not a teaser/caption.
 _NOT_PROSE_CONTEXT = (
     frozenset(
         {"li", "td", "th", "dd", "dt", "figcaption", "figure", "blockquote", "pre", "caption"}
     )
-    | _HEADINGS
+    | HEADINGS
 )
-_PRUNABLE = frozenset(
-    {
-        "a", "abbr", "address", "article", "aside", "b", "blockquote", "cite", "dd", "details",
-        "div", "dl", "dt", "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5",
-        "h6", "header", "i", "li", "main", "mark", "nav", "ol", "p", "q", "s", "section", "small",
-        "span", "strong", "sub", "summary", "sup", "u", "ul",
-    }
-)  # fmt: skip
 
 
 def _valid_text(value: object) -> str:
@@ -154,109 +142,6 @@ def _web_url(url: str) -> str:
     """The URL when it is http(s); resolving against anything else would give no web link."""
     url = _valid_text(url).strip()
     return url if url.lower().startswith(("http://", "https://")) else ""
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _attr(tag: Element, name: str) -> str:
-    return tag.attrs.get(name) or ""
-
-
-def _plain(node: Node | None) -> TypeGuard[Text]:
-    """An article-text node (not ruby annotation text, which get_text() leaves out)."""
-    return type(node) is Text and not node.kind
-
-
-def _text_of(node: Node) -> str:
-    if type(node) is Element:
-        return node.get_text()
-    return node.data if type(node) is Text and not node.kind else ""
-
-
-def _meaningful(node: Node) -> bool:
-    if type(node) is Element:
-        return True
-    return type(node) is Text and not node.kind and bool(node.data.strip())
-
-
-class _Unit:
-    """A block as the rules see it: one block element, or a run of inline nodes between
-    <br>s / block siblings. Mutable working state of one clean, never leaves this module."""
-
-    __slots__ = (
-        "ancestors",
-        "br_after",
-        "br_before",
-        "element",
-        "nodes",
-        "parent",
-        "removed",
-        "text",
-    )
-
-    def __init__(
-        self,
-        nodes: list[Node],
-        element: Element | None,
-        parent: Element,
-        ancestors: frozenset[str],
-        br_before: Element | None = None,
-        br_after: Element | None = None,
-    ) -> None:
-        self.nodes = nodes
-        self.element = element
-        self.parent = parent
-        self.ancestors = ancestors
-        self.br_before = br_before
-        self.br_after = br_after
-        self.removed = False
-        self.text = ""
-        self.refresh()
-
-    def refresh(self) -> None:
-        nodes = self.nodes
-        if len(nodes) == 1:
-            self.text = _norm(_text_of(nodes[0]))
-        else:
-            self.text = _norm("".join([_text_of(n) for n in nodes]))
-
-    @property
-    def children(self) -> list[Node]:
-        return list(self.element.children) if self.element is not None else list(self.nodes)
-
-    @property
-    def in_caption(self) -> bool:
-        return bool(self.ancestors & _CAPTION)
-
-
-@dataclass
-class _LinkStats:
-    plain: str
-    linked: str
-    links: list[Element]
-    images: int
-
-
-def _link_stats(nodes: Sequence[Node]) -> _LinkStats:
-    plain: list[str] = []
-    linked: list[str] = []
-    links: list[Element] = []
-    images = 0
-    stack: list[tuple[Node, bool]] = [(n, False) for n in reversed(nodes)]
-    while stack:
-        node, in_link = stack.pop()
-        if type(node) is Element:
-            if node.name == "a":
-                links.append(node)
-                in_link = True
-            elif node.name == "img":
-                images += 1
-            stack.extend((c, in_link) for c in reversed(node.contents))
-        elif type(node) is Text and not node.kind:
-            (linked if in_link else plain).append(node.data)
-    return _LinkStats(_norm("".join(plain)), _norm("".join(linked)), links, images)
 
 
 class _Cleaner:
@@ -338,12 +223,12 @@ class _Cleaner:
         self._elements(body)
         # Empty elements go before the rules look, so that every decision sees the tree the
         # output will have (otherwise a second clean could decide differently).
-        _prune(body, 0)
-        units = _collect_units(body)
+        tidy.prune(body, 0)
+        units = collect_units(body)
         self._block_pass(units)
         self._structural_pass(units)
-        misnested = _misnested(body)
-        out, text = _finish(body)
+        misnested = tidy.misnested(body)
+        out, text = tidy.finish(body)
         return out, text, misnested or bool(_EMPTY_ELEMENT.search(out))
 
     def _record(self, rule: str, text: str) -> None:
@@ -384,7 +269,7 @@ class _Cleaner:
             if name is None or any(id(p) in gone for p in el.parents):
                 continue
             if self.explain:
-                self._record(name, _norm(el.get_text()) or f"<{el.name}>")
+                self._record(name, norm(el.get_text()) or f"<{el.name}>")
             gone.add(id(el))
             el.extract()
 
@@ -404,10 +289,10 @@ class _Cleaner:
                 el.extract()
 
     def _image(self, img: Element, pixel: Rule | None, max_size: int) -> bool:
-        src = _attr(img, "src").strip()
+        src = attr(img, "src").strip()
         if not src or src.lower().startswith("data:"):
             for name in sanitize.LAZY_SRC_ATTRS:
-                lazy = _attr(img, name).strip()
+                lazy = attr(img, name).strip()
                 if lazy and sanitize.safe_scheme(lazy) and not lazy.lower().startswith("data:"):
                     src = lazy
                     break
@@ -415,7 +300,7 @@ class _Cleaner:
             return False  # nothing to show (a data: URL or a placeholder the sanitizer dropped)
         src = urls.absolutize(src, self.resolve_base)
         if pixel is not None and any(
-            _is_pixel_size(_attr(img, dim), max_size) for dim in ("width", "height")
+            _is_pixel_size(attr(img, dim), max_size) for dim in ("width", "height")
         ):
             self._record(pixel.name, src)
             return False
@@ -427,7 +312,7 @@ class _Cleaner:
         return True
 
     def _link(self, a: Element) -> bool:
-        href = _attr(a, "href").strip()
+        href = attr(a, "href").strip()
         if not href:
             a.unwrap()  # its script/bad URL is gone; the text stays as text
             return True
@@ -435,7 +320,7 @@ class _Cleaner:
         for rule in self.rules.url_a:
             if rule.pattern is not None and rule.pattern.search(href):
                 if self.explain:
-                    self._record(rule.name, f"{_norm(a.get_text())} <{href}>".strip())
+                    self._record(rule.name, f"{norm(a.get_text())} <{href}>".strip())
                 return False
         a.attrs["href"] = self._track(href)
         return True
@@ -448,11 +333,11 @@ class _Cleaner:
 
     # -- block-level rules ---------------------------------------------------------------------
 
-    def _remove(self, unit: _Unit, rule: str) -> None:
+    def _remove(self, unit: Unit, rule: str) -> None:
         self._record(rule, unit.text)
         self._drop(unit)
 
-    def _drop(self, unit: _Unit) -> None:
+    def _drop(self, unit: Unit) -> None:
         for node in unit.nodes:
             node.extract()
         if unit.br_after is not None and unit.br_after.parent is not None:
@@ -461,7 +346,7 @@ class _Cleaner:
             unit.br_before.extract()
         unit.removed = True
 
-    def _block_pass(self, units: list[_Unit]) -> None:
+    def _block_pass(self, units: list[Unit]) -> None:
         scope: tuple[Element, Rule] | None = None
         for unit in units:
             if not unit.removed and _detached(unit, self.body):
@@ -493,24 +378,24 @@ class _Cleaner:
                 continue
             scope = None
 
-    def _remove_box(self, unit: _Unit, rule: Rule) -> None:
+    def _remove_box(self, unit: Unit, rule: Rule) -> None:
         """A sign-up prompt takes its small widget box (pitch line, form labels) with it."""
         box: Element | None = unit.parent
-        if box is not None and box.name in _INLINE_ONLY:
+        if box is not None and box.name in INLINE_ONLY:
             box = box.parent
         body = self.body
         if box is None or body is None or box is body or box.name not in _BOXES:
             return
         if box.parent is None or _detached_tag(box, body):
             return
-        rest = _norm(box.get_text())
-        if len(rest) > _MAX_BOX or len(_norm(body.get_text())) <= len(rest):
+        rest = norm(box.get_text())
+        if len(rest) > _MAX_BOX or len(norm(body.get_text())) <= len(rest):
             return  # too much text for a widget, or the box is all the entry has
         if rest:
             self._record(rule.name, rest)
         box.extract()
 
-    def _block_rule(self, unit: _Unit) -> Rule | None:
+    def _block_rule(self, unit: Unit) -> Rule | None:
         index = self.rules.block_index
         if index is not None:
             return index[1 if unit.in_caption else 0].first(unit.text)
@@ -526,7 +411,7 @@ class _Cleaner:
                 return rule
         return None
 
-    def _teaser_heading(self, unit: _Unit) -> Rule | None:
+    def _teaser_heading(self, unit: Unit) -> Rule | None:
         if unit.in_caption:
             return None
         start = self.rules.teaser_start
@@ -538,7 +423,7 @@ class _Cleaner:
                 continue
             if pattern.fullmatch(unit.text):
                 return rule
-            stats = _link_stats(unit.nodes)
+            stats = link_stats(unit.nodes)
             if not stats.links or stats.images or not stats.linked:
                 continue
             # "Related: <a>Other story</a>": the words outside the links are the heading
@@ -550,7 +435,7 @@ class _Cleaner:
                 return rule
         return None
 
-    def _tails(self, unit: _Unit) -> bool:
+    def _tails(self, unit: Unit) -> bool:
         if "pre" in unit.ancestors or (unit.element is not None and unit.element.name == "pre"):
             return False
         strings: list[Text] | None = None  # the unit's text nodes, for the text tails
@@ -570,7 +455,7 @@ class _Cleaner:
                 return True
         return False
 
-    def _text_tail(self, unit: _Unit, rule: Rule, strings: list[Text]) -> bool:
+    def _text_tail(self, unit: Unit, rule: Rule, strings: list[Text]) -> bool:
         if rule.pattern is None:
             return False
         raw = "".join([s.data for s in strings])
@@ -591,19 +476,19 @@ class _Cleaner:
         unit.nodes = [n for n in unit.nodes if n.parent is not None]
         return True
 
-    def _link_tail(self, unit: _Unit, rule: Rule) -> bool:
-        kids = [c for c in unit.children if _meaningful(c)]
+    def _link_tail(self, unit: Unit, rule: Rule) -> bool:
+        kids = [c for c in unit.children if meaningful(c)]
         if len(kids) < 2 or rule.pattern is None:
             return False  # a block that is only the link is a block rule's business
         top = node = kids[-1]
         while isinstance(node, Element) and node.name != "a":
-            inner = [c for c in node.children if _meaningful(c)]
+            inner = [c for c in node.children if meaningful(c)]
             if len(inner) != 1:
                 return False
             node = inner[0]
         if not isinstance(node, Element) or node.name != "a":
             return False
-        label = _norm(node.get_text())
+        label = norm(node.get_text())
         if not label or not rule.pattern.fullmatch(label):
             return False
         self._record(rule.name, label)
@@ -611,13 +496,13 @@ class _Cleaner:
         unit.nodes = [n for n in unit.nodes if n.parent is not None]
         return True
 
-    def _topic_links(self, unit: _Unit, rule: Rule) -> bool:
+    def _topic_links(self, unit: Unit, rule: Rule) -> bool:
         """Golem-style '(<a>Topic</a>, <a>Topic</a>)' at the very end of a block."""
         if rule.pattern is None:
             return False
         kids = unit.children
         i = len(kids) - 1
-        while i >= 0 and not _meaningful(kids[i]):
+        while i >= 0 and not meaningful(kids[i]):
             i -= 1
         closing = kids[i] if i >= 0 else None
         if not isinstance(closing, Text) or closing.data.strip() != ")":
@@ -629,7 +514,7 @@ class _Cleaner:
             node = kids[i]
             if not (isinstance(node, Element) and node.name == "a"):
                 return False
-            if not rule.pattern.search(_attr(node, "href")):
+            if not rule.pattern.search(attr(node, "href")):
                 return False
             links.append(node)
             i -= 1
@@ -645,7 +530,7 @@ class _Cleaner:
                 opening = between
                 prefix = text.rstrip()[:-1]
                 self._record(
-                    rule.name, "(" + ", ".join(_norm(a.get_text()) for a in reversed(links)) + ")"
+                    rule.name, "(" + ", ".join(norm(a.get_text()) for a in reversed(links)) + ")"
                 )
                 for node in [closing, *links, *separators]:
                     node.extract()
@@ -660,7 +545,7 @@ class _Cleaner:
 
     # -- shape-level rules ---------------------------------------------------------------------
 
-    def _structural_pass(self, units: list[_Unit]) -> None:
+    def _structural_pass(self, units: list[Unit]) -> None:
         for unit in units:
             if not unit.removed and _detached(unit, self.body):
                 unit.removed = True
@@ -680,9 +565,9 @@ class _Cleaner:
                 if not unit.removed and self._is_orphan_caption(units, i, orphan):
                     self._remove(unit, orphan.name)
 
-    def _image_caption(self, unit: _Unit, rule: Rule) -> None:
+    def _image_caption(self, unit: Unit, rule: Rule) -> None:
         el = unit.element
-        if el is None or el.name != "p" or unit.ancestors & _CAPTION:
+        if el is None or el.name != "p" or unit.ancestors & CAPTION:
             return
         if not _caption_like(
             unit.text, rule.number("max_chars", 250), rule.number("max_words", 40)
@@ -706,9 +591,9 @@ class _Cleaner:
         unit.element = figcaption
         unit.nodes = [figcaption]
         unit.parent = figure
-        unit.ancestors = unit.ancestors | _CAPTION
+        unit.ancestors = unit.ancestors | CAPTION
 
-    def _is_related_link(self, units: list[_Unit], i: int) -> bool:
+    def _is_related_link(self, units: list[Unit], i: int) -> bool:
         unit = units[i]
         if unit.ancestors & _NOT_PROSE_CONTEXT:
             return False
@@ -716,14 +601,14 @@ class _Cleaner:
         if el is None or el.name != "a":
             # Words right in the block are outside any link: no need to walk the block.
             top = unit.nodes if el is None else el.contents
-            if any(_plain(n) and n.data.strip() for n in top):
+            if any(plain(n) and n.data.strip() for n in top):
                 return False
-        stats = _link_stats(unit.nodes)
+        stats = link_stats(unit.nodes)
         if len(stats.links) != 1 or stats.images or not stats.linked:
             return False
         if stats.plain:
             return False  # any word outside the link ("-- Author") makes it something else
-        href = _attr(stats.links[0], "href")
+        href = attr(stats.links[0], "href")
         if urls.registrable_host(href) != self.site or _same_page(href, self.base):
             return False
         try:
@@ -734,7 +619,7 @@ class _Cleaner:
             return False
         return any(not u.removed and u.text for j, u in enumerate(units) if j != i)
 
-    def _is_orphan_caption(self, units: list[_Unit], i: int, rule: Rule) -> bool:
+    def _is_orphan_caption(self, units: list[Unit], i: int, rule: Rule) -> bool:
         unit = units[i]
         el = unit.element
         # Only whole paragraphs (and plain-text lines, which become paragraphs): a <br>-separated
@@ -749,7 +634,7 @@ class _Cleaner:
             return False
         if not text[0].isupper():
             return False
-        stats = _link_stats(unit.nodes)
+        stats = link_stats(unit.nodes)
         if stats.links or stats.images:
             return False
         if _wholly_bold(el):
@@ -765,70 +650,7 @@ class _Cleaner:
         return True
 
 
-_LIST_ITEM_PARENTS = frozenset({"ul", "ol"})
-_TABLE_PARTS = {
-    "caption": frozenset({"table"}),
-    "colgroup": frozenset({"table"}),
-    "col": frozenset({"colgroup", "table"}),
-    "thead": frozenset({"table"}),
-    "tbody": frozenset({"table"}),
-    "tfoot": frozenset({"table"}),
-    "tr": frozenset({"table", "thead", "tbody", "tfoot"}),
-    "td": frozenset({"tr"}),
-    "th": frozenset({"tr"}),
-    "dt": frozenset({"dl"}),
-    "dd": frozenset({"dl"}),
-    "li": _LIST_ITEM_PARENTS,
-}
-_ONLY_CHILDREN = {
-    "ul": frozenset({"li"}),
-    "ol": frozenset({"li"}),
-    "dl": frozenset({"dt", "dd"}),
-    "table": frozenset({"caption", "colgroup", "thead", "tbody", "tfoot", "tr"}),
-    "thead": frozenset({"tr"}),
-    "tbody": frozenset({"tr"}),
-    "tfoot": frozenset({"tr"}),
-    "tr": frozenset({"td", "th"}),
-    "colgroup": frozenset({"col"}),
-}
-_INLINE_ONLY = _HEADINGS | {"p", "pre"}
-
-
-def _misnested(body: Element) -> bool:
-    """Nesting that a parser would repair (so lxml and html5ever may disagree about it)."""
-    for tag in body.tags():
-        parent = tag.parent
-        if parent is None or parent is body:
-            if tag.name in _TABLE_PARTS:
-                return True
-            continue
-        name, up = tag.name, parent.name
-        if name in _BLOCK and (up not in _BLOCK or up in _INLINE_ONLY):
-            return True
-        if name in _TABLE_PARTS and up not in _TABLE_PARTS[name]:
-            return True
-        if up in _ONLY_CHILDREN and name not in _ONLY_CHILDREN[up]:
-            return True
-        if name == "a" and any(p.name == "a" for p in tag.parents):
-            return True
-    return False
-
-
-def _finish(body: Element) -> tuple[str, str]:
-    """Tidy the tree and serialize it through the output sanitizer: (html, text)."""
-    _prune(body, 0)
-    _trim_edges(body)
-    _normalize_space(body)
-    text = _extract_text(body)
-    out = sanitize.sanitize_output(tree.serialize(body)).strip()
-    if not text and "<img" not in out:
-        return "", ""  # only whitespace, empty cells or rules left: nothing to read
-    if out and "<" not in out:
-        out = f"<p>{out}</p>"  # bare text would be taken for plain text by the next clean
-    return out, text
-
-
-def _replace(unit: _Unit, old: Node, new: Text) -> None:
+def _replace(unit: Unit, old: Node, new: Text) -> None:
     """Swap a node in the tree and in the unit's node list (runs hold their strings)."""
     old.replace_with(new)
     unit.nodes = [new if n is old else n for n in unit.nodes]
@@ -876,7 +698,7 @@ def _detached_tag(tag: Element, body: Element) -> bool:
     return not any(p is body for p in tag.parents)
 
 
-def _detached(unit: _Unit, body: Element | None) -> bool:
+def _detached(unit: Unit, body: Element | None) -> bool:
     node = unit.nodes[0] if unit.nodes else None
     if node is None or node.parent is None:
         return True
@@ -886,22 +708,22 @@ def _detached(unit: _Unit, body: Element | None) -> bool:
     return top is not body
 
 
-def _within(unit: _Unit, scope: Element) -> bool:
+def _within(unit: Unit, scope: Element) -> bool:
     if unit.parent is scope:
         return True
     return any(p is scope for p in unit.parent.parents)
 
 
-def _link_like(unit: _Unit) -> bool:
+def _link_like(unit: Unit) -> bool:
     """A teaser list entry: links, and at most a short date or separator besides."""
-    stats = _link_stats(unit.nodes)
+    stats = link_stats(unit.nodes)
     if not stats.links or not stats.linked:
         return False
     rest = _SEPARATORS.sub("", stats.plain)
     return len(rest) <= min(30, len(stats.linked))
 
 
-def _neighbour(units: list[_Unit], i: int, step: int) -> _Unit | None:
+def _neighbour(units: list[Unit], i: int, step: int) -> Unit | None:
     j = i + step
     while 0 <= j < len(units):
         if not units[j].removed and units[j].text:
@@ -913,7 +735,7 @@ def _neighbour(units: list[_Unit], i: int, step: int) -> _Unit | None:
 def _sibling(node: Node, step: int) -> Element | None:
     """The nearest meaningful node before (-1) or after (1) node, if it is an element."""
     sib = node.prev if step < 0 else node.next
-    while sib is not None and not _meaningful(sib):
+    while sib is not None and not meaningful(sib):
         sib = sib.prev if step < 0 else sib.next
     return sib if isinstance(sib, Element) else None
 
@@ -925,7 +747,7 @@ def _image_only(tag: Element) -> bool:
         return False
     inner = tag.tags()
     return sum(t.name == "img" for t in inner) == 1 and not any(
-        t.name in _BLOCK_OR_BR for t in inner
+        t.name in BLOCK_OR_BR for t in inner
     )
 
 
@@ -946,7 +768,7 @@ def _caption_like(text: str, max_chars: int, max_words: int) -> bool:
 
 
 def _wholly_bold(el: Element) -> bool:
-    kids = [c for c in el.children if _meaningful(c)]
+    kids = [c for c in el.children if meaningful(c)]
     return len(kids) == 1 and isinstance(kids[0], Element) and kids[0].name in ("b", "strong")
 
 
@@ -959,188 +781,3 @@ def _same_page(href: str, base: str) -> bool:
         return f"{(p.hostname or '').lower()}{p.path.rstrip('/')}?{p.query}"
 
     return key(href) == key(base)
-
-
-def _collect_units(body: Element) -> list[_Unit]:
-    structured: set[int] = set()  # tags with a block or <br> somewhere inside
-    for tag in body.tags():
-        if tag.name not in _BLOCK_OR_BR:
-            continue
-        parent = tag.parent
-        while parent is not None and parent is not body and id(parent) not in structured:
-            structured.add(id(parent))
-            parent = parent.parent
-    units: list[_Unit] = []
-    _collect(body, frozenset(), units, structured, 0)
-    return units
-
-
-def _collect(
-    el: Element, ancestors: frozenset[str], units: list[_Unit], structured: set[int], depth: int
-) -> None:
-    run: list[Node] = []
-    br_before: Element | None = None
-
-    def close(br_after: Element | None) -> None:
-        if run:
-            unit = _Unit(list(run), None, el, ancestors, br_before, br_after)
-            if unit.text:  # not only whitespace
-                units.append(unit)
-            run.clear()
-
-    for child in el.contents[:]:
-        if isinstance(child, Element):
-            name = child.name
-            if name == "br":
-                close(child)
-                br_before = child
-                continue
-            nested = id(child) in structured
-            if name in _BLOCK or nested:
-                close(None)
-                br_before = None
-                inner = ancestors | {name}
-                if nested and name != "pre" and depth < _MAX_DEPTH:
-                    _collect(child, inner, units, structured, depth + 1)
-                else:
-                    unit = _Unit([child], child, el, inner)
-                    if unit.text:
-                        units.append(unit)
-                continue
-            run.append(child)
-        elif _plain(child):
-            run.append(child)
-    close(None)
-
-
-def _prune(el: Element, depth: int) -> bool:
-    """Drop elements left empty by removals (and empty ones the source had); True if el has
-    content. Leading/trailing <br>s in each block go too."""
-    has = False
-    for child in el.contents[:]:
-        if isinstance(child, Element):
-            name = child.name
-            if name in ("img", "hr"):
-                has = True
-                continue
-            if name in ("br", "wbr"):
-                continue
-            if depth < _MAX_DEPTH:
-                sub = _prune(child, depth + 1)
-            else:
-                sub = bool(child.get_text().strip()) or any(t.name == "img" for t in child.tags())
-            if not sub and name in _PRUNABLE:
-                child.extract()
-                continue
-            if name in _BLOCK:
-                _trim_edges(child)
-            has = has or sub
-        elif type(child) is Text and not child.kind and child.data.strip():
-            has = True
-    return has
-
-
-def _normalize_space(body: Element) -> None:
-    """Merge adjacent text nodes; whitespace-only ones (outside <pre>) become one "\\n" or " ",
-    as lxml makes them when it parses our own output: without this a second clean would differ.
-    Iterative, so hostile nesting cannot exhaust the stack."""
-    stack: list[tuple[Element, bool]] = [(body, False)]
-    while stack:
-        el, in_pre = stack.pop()
-        in_pre = in_pre or el.name == "pre"
-        previous: Text | None = None
-        for child in el.contents[:]:
-            if type(child) is Text and not child.kind:
-                if previous is not None:
-                    previous.data += child.data
-                    child.extract()
-                else:
-                    previous = child
-                continue
-            previous = None
-            if isinstance(child, Element):
-                stack.append((child, in_pre))
-        if el.name == "pre":
-            # Parsers drop one newline right after <pre>; leading newlines would shrink on
-            # every clean, so none are kept.
-            first = el.contents[0] if el.contents else None
-            if _plain(first) and first.data.startswith(("\n", "\r")):
-                rest = first.data.lstrip("\r\n")
-                if rest:
-                    first.data = rest
-                else:
-                    first.extract()
-        if in_pre:
-            continue
-        for child in el.contents:
-            if type(child) is Text and not child.kind and child.data:
-                data = child.data
-                if not data.strip(tree.ASCII_SPACE):
-                    child.data = "\n" if ("\n" in data or "\r" in data) else " "
-
-
-def _trim_edges(el: Element) -> None:
-    for step in (0, -1):
-        while True:
-            edge = _edge(el, step)
-            if edge is None:
-                break
-            if (
-                isinstance(edge, Element)
-                and edge.name in ("br", "hr")
-                and (edge.name == "br" or el.name == "body")
-            ):
-                edge.extract()
-                continue
-            break
-
-
-def _edge(el: Element, step: int) -> Node | None:
-    """The first (step 0) or last (step -1) child of el that _meaningful() accepts."""
-    for child in el.contents if step == 0 else reversed(el.contents):
-        if _meaningful(child):
-            return child
-    return None
-
-
-def _extract_text(body: Element) -> str:
-    paragraphs: list[str] = []
-    current: list[str] = []
-
-    def flush() -> None:
-        lines = (_norm(line) for line in "".join(current).split("\n"))
-        para = "\n".join(line for line in lines if line)
-        if para:
-            paragraphs.append(para)
-        current.clear()
-
-    def walk(el: Element, depth: int) -> None:
-        for child in el.children:
-            if type(child) is Text:
-                if not child.kind:
-                    current.append(child.data)
-            elif isinstance(child, Element):
-                name = child.name
-                if name == "br":
-                    current.append("\n")
-                elif name == "pre":
-                    flush()
-                    lines = [line.rstrip() for line in child.get_text().split("\n")]
-                    para = "\n".join(line for line in lines if line.strip())
-                    if para:
-                        paragraphs.append(para)
-                elif name in _BLOCK:
-                    flush()
-                    if depth < _MAX_DEPTH:
-                        walk(child, depth + 1)
-                    else:
-                        current.append(child.get_text())
-                    flush()
-                elif depth < _MAX_DEPTH:
-                    walk(child, depth + 1)
-                else:
-                    current.append(child.get_text())
-
-    walk(body, 0)
-    flush()
-    return "\n\n".join(paragraphs)
