@@ -1,4 +1,4 @@
-"""Rules as data, applied to one parsed tree per entry.
+"""The cleaner: a RuleSet applied to one parsed tree per entry.
 
 A feed body is sanitized (Ammonia), parsed once with lxml into tree.py's tree, and then cut
 only along block boundaries: a paragraph, list item, cell, a <br>-separated line or a plain-text
@@ -6,6 +6,11 @@ line either matches a rule as a whole or stays as it is. The few markers that si
 (`[…]`, a trailing "Continue reading" link, Golem's topic links) are rules anchored at the
 block's end. That is what lets "Die Polizei hat Anzeige erstattet." survive while a lone
 "Anzeige" goes.
+
+This module is the order of the passes (element, block and shape rules) and the element and
+block rules themselves. What a rule is lives in ruleset.py, what a block is in units.py, the
+rules that judge a block by its shape in shapes.py, what becomes of a URL in urls.py, and how
+the edited tree becomes output in tidy.py.
 """
 
 from __future__ import annotations
@@ -33,10 +38,6 @@ from syndicator.model import CleanEntry, ParsedEntry, Removal
 from syndicator.redact import public_url
 
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------------------------------------
-# Cleaning
 
 
 def clean_entry(entry: ParsedEntry, rules: RuleSet, *, explain: bool = True) -> CleanEntry:
