@@ -21,7 +21,7 @@ from syndicator.clean import (
     strip_tracking,
     unwrap_feedproxy,
 )
-from syndicator.clean.explain import explain_entries
+from syndicator.clean.report import explain_entries
 from syndicator.model import CleanEntry, ParsedEntry, Removal
 from syndicator.parse import parse_feed
 
