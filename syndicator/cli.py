@@ -324,7 +324,7 @@ def _clean(feed: str, explain: bool, config_path: str | None) -> int:
     # Imported here: the cleaner and feedparser are a third of `run`'s start-up, which a
     # run whose sources all answer 304 does not need (see pipeline.py).
     from syndicator.clean import clean_entry, load_rules
-    from syndicator.clean.explain import explain_entries
+    from syndicator.clean.report import explain_entries
     from syndicator.parse import parse_feed
 
     drop: tuple[str, ...] = ()

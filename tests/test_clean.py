@@ -21,7 +21,7 @@ from syndicator.clean import (
     strip_tracking,
     unwrap_feedproxy,
 )
-from syndicator.clean.explain import explain_entries
+from syndicator.clean.report import explain_entries
 from syndicator.model import CleanEntry, ParsedEntry, Removal
 from syndicator.parse import parse_feed
 
@@ -1189,7 +1189,7 @@ def test_without_explain_the_clean_is_the_same_and_records_nothing() -> None:
 def test_selectors_without_a_readable_subject_key_are_tried_on_every_element(
     selector: str,
 ) -> None:
-    from syndicator.clean.engine import _SelectorKeys
+    from syndicator.clean.ruleset import _SelectorKeys
 
     assert _SelectorKeys.of(selector) is None
     keys = _SelectorKeys.of('ul > li.share#z, [id^="div-gpt"], a.more')

@@ -1,4 +1,4 @@
-"""Rules as data, applied to one parsed tree per entry.
+"""The cleaner: a RuleSet applied to one parsed tree per entry.
 
 A feed body is sanitized (Ammonia), parsed once with lxml into tree.py's tree, and then cut
 only along block boundaries: a paragraph, list item, cell, a <br>-separated line or a plain-text
@@ -6,6 +6,11 @@ line either matches a rule as a whole or stays as it is. The few markers that si
 (`[…]`, a trailing "Continue reading" link, Golem's topic links) are rules anchored at the
 block's end. That is what lets "Die Polizei hat Anzeige erstattet." survive while a lone
 "Anzeige" goes.
+
+This module is the order of the passes (element, block and shape rules) and the element and
+block rules themselves. What a rule is lives in ruleset.py, what a block is in units.py, the
+rules that judge a block by its shape in shapes.py, what becomes of a URL in urls.py, and how
+the edited tree becomes output in tidy.py.
 """
 
 from __future__ import annotations
@@ -13,540 +18,26 @@ from __future__ import annotations
 import html as htmllib
 import logging
 import re
-import tomllib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib.resources import files
-from typing import Any, TypeGuard
-from urllib.parse import urlsplit
+from collections.abc import Sequence
 
 from lxml import etree
 
-from syndicator.clean import sanitize, tree
+from syndicator.clean import sanitize, shapes, tidy, tree, urls
+from syndicator.clean.ruleset import Rule, RuleSet, short
 from syndicator.clean.tree import Element, Node, Text
+from syndicator.clean.units import (
+    INLINE_ONLY,
+    Unit,
+    attr,
+    collect_units,
+    link_stats,
+    meaningful,
+    norm,
+)
 from syndicator.model import CleanEntry, ParsedEntry, Removal
 from syndicator.redact import public_url
 
 log = logging.getLogger(__name__)
-
-KINDS = ("block", "selector", "url", "tail", "teaser", "structural", "params", "redirect")
-STRUCTURAL_TESTS = (
-    "pixel-size",
-    "topic-links",
-    "link-only-same-site",
-    "image-caption",
-    "orphan-caption",
-)
-_URL_TARGETS = ("img", "a", "any")
-_SHORT = 120
-# Deeper trees are hostile or broken; below this depth a subtree is handled as one block, so
-# recursion stays far from Python's limit.
-_MAX_DEPTH = 120
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One named rule, from a package TOML file or from the user's config."""
-
-    name: str
-    kind: str
-    reason: str
-    origin: str = ""
-    pattern: re.Pattern[str] | None = None
-    selector: str = ""
-    target: str = "any"
-    link: bool = False
-    keep_in_caption: bool = False
-    container: bool = False
-    needs: tuple[str, ...] = ()
-    test: str = ""
-    params: tuple[str, ...] = ()
-    prefixes: tuple[str, ...] = ()
-    numbers: tuple[tuple[str, int], ...] = ()
-
-    def number(self, key: str, default: int) -> int:
-        return dict(self.numbers).get(key, default)
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """All rules for one source, indexed by kind; immutable so it can be cached and shared."""
-
-    rules: tuple[Rule, ...]
-    block: tuple[Rule, ...] = field(default=(), repr=False)
-    teasers: tuple[Rule, ...] = field(default=(), repr=False)
-    # Whether any teaser regex matches at the start of a text: one search instead of one per
-    # rule for the many blocks that start no teaser. None: try each rule.
-    teaser_start: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
-    tails: tuple[Rule, ...] = field(default=(), repr=False)
-    # XPath objects compare by identity: left out of ==, which compares the rules themselves.
-    selectors: tuple[tuple[Rule, etree.XPath], ...] = field(default=(), repr=False, compare=False)
-    # The package rules' selectors one by one, in rule order: each names a class or id, so it
-    # is only evaluated on a body that has an element carrying one of its own.
-    keyed: tuple[_KeyedSelector, ...] = field(default=(), repr=False, compare=False)
-    # The users' selectors as one, evaluated on every body.
-    user_selector: etree.XPath | None = field(default=None, repr=False, compare=False)
-    url_img: tuple[Rule, ...] = field(default=(), repr=False)
-    url_a: tuple[Rule, ...] = field(default=(), repr=False)
-    structural: tuple[Rule, ...] = field(default=(), repr=False)
-    tracking_names: frozenset[str] = field(default=frozenset(), repr=False)
-    tracking_prefixes: tuple[str, ...] = field(default=(), repr=False)
-    host_params: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = field(default=(), repr=False)
-    redirects: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = field(default=(), repr=False)
-    # `block` as one alternation per caption mode (see _BlockIndex); built from `block`.
-    block_index: tuple[_BlockIndex, _BlockIndex] | None = field(
-        default=None, repr=False, compare=False
-    )
-
-    @classmethod
-    def of(cls, rules: Sequence[Rule]) -> RuleSet:
-        names: set[str] = set()
-        for rule in rules:
-            if rule.name in names:
-                raise ValueError(f"duplicate rule name {rule.name!r}")
-            names.add(rule.name)
-        selectors = tuple((r, compile_selector(r.selector)) for r in rules if r.kind == "selector")
-        keyed = tuple(
-            _KeyedSelector(r.name, _SelectorKeys.of(part), compile_selector(part))
-            for r, _ in selectors
-            if r.origin != "config"
-            for part in _split_selector_list(r.selector)
-        )
-        user = ", ".join(r.selector for r, _ in selectors if r.origin == "config")
-        tracking = [r for r in rules if r.kind == "params"]
-        block = tuple(r for r in rules if r.kind == "block")
-        return cls(
-            rules=tuple(rules),
-            block=block,
-            block_index=(_BlockIndex.of(block, False), _BlockIndex.of(block, True)),
-            teasers=tuple(r for r in rules if r.kind == "teaser"),
-            teaser_start=_any_of(r.pattern for r in rules if r.kind == "teaser"),
-            tails=tuple(r for r in rules if r.kind in ("tail",))
-            + tuple(r for r in rules if r.kind == "structural" and r.test == "topic-links"),
-            selectors=selectors,
-            keyed=keyed,
-            user_selector=compile_selector(user) if user else None,
-            url_img=tuple(r for r in rules if r.kind == "url" and r.target in ("img", "any")),
-            url_a=tuple(r for r in rules if r.kind == "url" and r.target in ("a", "any")),
-            structural=tuple(r for r in rules if r.kind == "structural"),
-            tracking_names=frozenset(p for r in tracking if r.pattern is None for p in r.params),
-            tracking_prefixes=tuple(p for r in tracking if r.pattern is None for p in r.prefixes),
-            host_params=tuple(
-                (r.pattern, frozenset(r.params)) for r in tracking if r.pattern is not None
-            ),
-            redirects=tuple(
-                (r.pattern, r.params)
-                for r in rules
-                if r.kind == "redirect" and r.pattern is not None
-            ),
-        )
-
-    def test(self, name: str) -> Rule | None:
-        """The structural rule implementing `name`, if the rule set has it."""
-        for rule in self.structural:
-            if rule.test == name:
-                return rule
-        return None
-
-
-@dataclass(frozen=True)
-class _SelectorKeys:
-    """A necessary condition for matching the package selectors, checked before evaluating them.
-
-    Package selectors name a class or an id on the element they select, so in a body where no
-    element carries one of those classes, ids or id prefixes (most bodies) they cannot match and
-    are not evaluated. Built from the selector text; a selector whose subject it cannot read
-    gives no keys.
-    """
-
-    classes: frozenset[str]
-    ids: frozenset[str]  # lowercased
-    id_prefixes: tuple[str, ...]  # lowercased
-
-    @classmethod
-    def of(cls, selector: str) -> _SelectorKeys | None:
-        classes: set[str] = set()
-        ids: set[str] = set()
-        prefixes: set[str] = set()
-        for part in _split_selector_list(selector):
-            subject = _COMBINATOR.split(part.strip())[-1]
-            if not _KEYED_COMPOUND.fullmatch(subject):
-                return None
-            found = False
-            for m in _KEY.finditer(subject):
-                kind, name, attr, op, value = m.group(1, 2, 3, 4, 6)
-                if kind == ".":
-                    classes.add(name)
-                elif kind == "#":
-                    ids.add(name.lower())
-                elif attr.lower() == "class":
-                    classes.add(value)
-                elif op == "^=":
-                    prefixes.add(value.lower())
-                else:
-                    ids.add(value.lower())
-                found = True
-            if not found:
-                return None
-        return cls(frozenset(classes), frozenset(ids), tuple(sorted(prefixes)))
-
-    def candidate(self, el: Element) -> bool:
-        attrs = el.attrs
-        names = attrs.get("class")
-        if names and not self.classes.isdisjoint(names.split()):
-            return True
-        ident = attrs.get("id")
-        if ident:
-            ident = ident.lower()
-            return ident in self.ids or ident.startswith(self.id_prefixes)
-        return False
-
-    def present(self, classes: set[str], ids: set[str]) -> bool:
-        """Whether a body whose elements carry these classes and (lowercased, non-empty) ids
-        has an element that is a candidate()."""
-        return (
-            not self.classes.isdisjoint(classes)
-            or not self.ids.isdisjoint(ids)
-            or bool(self.id_prefixes and any(i.startswith(self.id_prefixes) for i in ids))
-        )
-
-
-@dataclass(frozen=True)
-class _KeyedSelector:
-    """One selector of a package rule's selector list."""
-
-    rule: str
-    keys: _SelectorKeys | None  # None: evaluated on every body
-    xpath: etree.XPath
-
-
-@lru_cache(maxsize=1024)
-def compile_selector(selector: str) -> etree.XPath:
-    """A CSS selector list as one XPath over the whole document (what cssselect, the
-    translator behind lxml.cssselect, supports). Raises ValueError saying what is wrong.
-
-    Cached: a rule's selector is compiled to check it, to name removals and to find them."""
-    from cssselect import HTMLTranslator, SelectorError
-
-    try:
-        return etree.XPath(HTMLTranslator().css_to_xpath(selector))
-    except SelectorError as exc:
-        raise ValueError(str(exc) or type(exc).__name__) from exc
-    except (etree.XPathError, TypeError) as exc:
-        raise ValueError(f"cannot be evaluated: {exc}") from exc
-
-
-# The subject compound of a package selector: an optional tag, then classes, ids and
-# [id=], [id^=], [class~=] attribute tests, nothing else (no pseudo-classes, no :not()).
-_KEY = re.compile(
-    r"([.#])(-?[A-Za-z_][\w-]*)"
-    r"|\[\s*(id|class)\s*(\^=|=|~=)\s*([\"']?)([\w-]+)\5\s*\]"
-)
-_KEYED_COMPOUND = re.compile(rf"(?:[A-Za-z][\w-]*|\*)?(?:{_KEY.pattern})+")
-_COMBINATOR = re.compile(r"\s*[>+~]\s*|\s+")
-
-
-def _split_selector_list(selector: str) -> list[str]:
-    """A selector list at its top-level commas (commas inside [...] or quotes stay)."""
-    parts: list[str] = []
-    depth, quote, start = 0, "", 0
-    for i, ch in enumerate(selector):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(selector[start:i])
-            start = i + 1
-    parts.append(selector[start:])
-    return parts
-
-
-@dataclass(frozen=True)
-class _BlockIndex:
-    """The block rules that apply in one caption mode, for a first-match-in-order search.
-
-    Rules without `needs` whose regex can stand in an alternation (no groups, standard flags)
-    are merged into `combined`, one named group per rule, in rule order: its fullmatch finds
-    the first of them that fullmatches. `checks` holds the others (with their index in
-    `block`), tried one by one only when they come before that first match, so the result is
-    exactly that of trying every rule in order.
-    """
-
-    block: tuple[Rule, ...]
-    combined: re.Pattern[str] | None
-    groups: dict[str, int]
-    checks: tuple[tuple[int, Rule], ...]
-    words: tuple[str, ...] = ()  # every `needs` word of the checks
-    all_need: bool = False  # every check has `needs`
-
-    @classmethod
-    def of(cls, block: tuple[Rule, ...], caption: bool) -> _BlockIndex:
-        merged: list[tuple[int, re.Pattern[str]]] = []
-        checks: list[tuple[int, Rule]] = []
-        for i, rule in enumerate(block):
-            if (rule.keep_in_caption and caption) or rule.pattern is None:
-                continue  # never matches in this mode
-            pattern = rule.pattern
-            if not rule.needs and pattern.groups == 0 and pattern.flags == _BLOCK_FLAGS:
-                merged.append((i, pattern))
-            else:
-                checks.append((i, rule))
-        combined: re.Pattern[str] | None = None
-        groups: dict[str, int] = {}
-        if merged:
-            try:
-                combined = re.compile(
-                    "|".join(f"(?P<r{i}>{p.pattern})" for i, p in merged), re.IGNORECASE
-                )
-                groups = {f"r{i}": i for i, _ in merged}
-            except re.error:  # keep every rule on its own then
-                combined = None
-                checks = sorted(checks + [(i, block[i]) for i, _ in merged], key=lambda c: c[0])
-        words = tuple(dict.fromkeys(w for _, rule in checks for w in rule.needs))
-        all_need = all(rule.needs for _, rule in checks)
-        return cls(block, combined, groups, tuple(checks), words, all_need)
-
-    def first(self, text: str) -> Rule | None:
-        """The first rule in order whose regex fullmatches text (and whose needs it has)."""
-        end = len(self.block)
-        if self.combined is not None:
-            m = self.combined.fullmatch(text)
-            if m is not None and m.lastgroup is not None:
-                end = self.groups[m.lastgroup]
-        checks = self.checks
-        if checks and checks[0][0] < end:
-            # Cheap pre-check for rules whose regex is costly on long prose: a rule with
-            # `needs` is tried only when one of its words is in the text.
-            lower = text.lower()
-            present = {word for word in self.words if word in lower}
-            if present or not self.all_need:
-                for i, rule in checks:
-                    if i >= end:
-                        break
-                    if rule.needs and present.isdisjoint(rule.needs):
-                        continue
-                    if rule.pattern is not None and rule.pattern.fullmatch(text):
-                        return rule
-        return self.block[end] if end < len(self.block) else None
-
-
-_BLOCK_FLAGS = re.compile("", re.IGNORECASE).flags
-
-
-def _any_of(patterns: Iterable[re.Pattern[str] | None]) -> re.Pattern[str] | None:
-    """One regex matching where any of these does, when they can be joined as alternatives
-    (same flags, no groups to renumber), else None."""
-    found = [p for p in patterns if p is not None]
-    if not found or any(p.flags != found[0].flags or p.groups for p in found):
-        return None
-    try:
-        return re.compile("|".join(f"(?:{p.pattern})" for p in found), found[0].flags)
-    except re.error:
-        return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading
-
-
-def load_rules(drop: Sequence[str] = (), drop_selectors: Sequence[str] = ()) -> RuleSet:
-    """The package rules plus the user's. Raises ValueError naming a bad regex or selector."""
-    return _load_rules(tuple(drop), tuple(drop_selectors))
-
-
-def check_user_rules(drop: Sequence[str] = (), drop_selectors: Sequence[str] = ()) -> None:
-    """What load_rules would raise for the user's rules, without compiling the package's: a
-    config can be checked at start-up by a process that never cleans anything itself."""
-    _user_rules(tuple(drop), tuple(drop_selectors))
-
-
-@lru_cache(maxsize=256)
-def _load_rules(drop: tuple[str, ...], drop_selectors: tuple[str, ...]) -> RuleSet:
-    rules = [*_package_rules(), *_user_rules(drop, drop_selectors)]
-    # The same regex twice in a config is harmless; keep the first.
-    unique: dict[str, Rule] = {}
-    for rule in rules:
-        unique.setdefault(rule.name, rule)
-    return RuleSet.of(list(unique.values()))
-
-
-@lru_cache(maxsize=256)
-def _user_rules(drop: tuple[str, ...], drop_selectors: tuple[str, ...]) -> tuple[Rule, ...]:
-    rules: list[Rule] = []
-    for pattern in drop:
-        if not isinstance(pattern, str) or not pattern.strip():
-            raise ValueError(f"drop: empty regex {pattern!r}")
-        try:
-            re.compile(pattern)
-            # Users write search patterns ('^Mehr aus dem Ressort'); blocks are tested with
-            # fullmatch, so let the pattern stand anywhere in the block. The whole block goes.
-            compiled = re.compile(f"(?s:.*?)(?:{pattern})(?s:.*)", re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"drop: invalid regex {pattern!r}: {exc}") from exc
-        rules.append(
-            Rule(
-                name=f"drop:{_short(pattern, 60)}",
-                kind="block",
-                reason="User rule (config `drop`): a whole block in which this regex is found.",
-                origin="config",
-                pattern=compiled,
-            )
-        )
-    for selector in drop_selectors:
-        if not isinstance(selector, str) or not selector.strip():
-            raise ValueError(f"drop_selectors: empty selector {selector!r}")
-        try:
-            compile_selector(selector)
-        except ValueError as exc:
-            raise ValueError(f"drop_selectors: invalid selector {selector!r}: {exc}") from exc
-        rules.append(
-            Rule(
-                name=f"drop_selectors:{_short(selector, 60)}",
-                kind="selector",
-                reason="User rule (config `drop_selectors`): elements matching this selector.",
-                origin="config",
-                selector=selector,
-            )
-        )
-    return tuple(rules)
-
-
-@lru_cache(maxsize=1)
-def _package_rules() -> tuple[Rule, ...]:
-    folder = files("syndicator.clean").joinpath("rules")
-    rules: list[Rule] = []
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".toml"):
-            continue
-        data = tomllib.loads(entry.read_text(encoding="utf-8"))
-        for raw in data.get("rule", []):
-            rules.append(parse_rule(raw, entry.name))
-    return tuple(rules)
-
-
-def parse_rule(raw: dict[str, Any], origin: str) -> Rule:
-    """One [[rule]] table → Rule; raises ValueError saying which rule and field is wrong."""
-    name = raw.get("name")
-    kind = raw.get("kind")
-    reason = raw.get("reason")
-    where = f"{origin}: rule {name!r}"
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"{origin}: a rule has no name")
-    if kind not in KINDS:
-        raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}")
-    if not isinstance(reason, str) or not reason:
-        raise ValueError(f"{where}: no reason")
-    text = raw.get("pattern")
-    pattern: re.Pattern[str] | None = None
-    if text is not None:
-        if not isinstance(text, str):
-            raise ValueError(f"{where}: pattern must be a string")
-        if kind == "tail" and not raw.get("link"):
-            text = f"(?:{text})\\s*$"
-        elif kind == "teaser":
-            text = f"(?:{text})\\s*[{_SEPARATOR_CHARS}]*"
-        try:
-            pattern = re.compile(text, re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"{where}: invalid pattern: {exc}") from exc
-    elif kind in ("block", "url", "tail", "teaser", "redirect"):
-        raise ValueError(f"{where}: needs a pattern")
-    selector = raw.get("selector", "")
-    if kind == "selector":
-        if not isinstance(selector, str) or not selector:
-            raise ValueError(f"{where}: needs a selector")
-        try:
-            compile_selector(selector)
-        except ValueError as exc:
-            raise ValueError(f"{where}: invalid selector: {exc}") from exc
-    target = raw.get("target", "any")
-    if target not in _URL_TARGETS:
-        raise ValueError(f"{where}: target must be one of {', '.join(_URL_TARGETS)}")
-    test = raw.get("test", "")
-    if kind == "structural" and test not in STRUCTURAL_TESTS:
-        raise ValueError(f"{where}: test must be one of {', '.join(STRUCTURAL_TESTS)}")
-    params = tuple(str(p).lower() for p in raw.get("params", ()))
-    prefixes = tuple(str(p).lower() for p in raw.get("prefixes", ()))
-    if kind == "params" and not (params or prefixes):
-        raise ValueError(f"{where}: needs params or prefixes")
-    if kind == "params" and raw.get("host") is not None:
-        try:
-            pattern = re.compile(str(raw["host"]), re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"{where}: invalid host pattern: {exc}") from exc
-    numbers = tuple(
-        sorted(
-            (k, int(v)) for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)
-        )
-    )
-    return Rule(
-        name=name,
-        kind=kind,
-        reason=reason,
-        origin=origin,
-        pattern=pattern,
-        selector=selector if isinstance(selector, str) else "",
-        target=target,
-        link=bool(raw.get("link", False)),
-        keep_in_caption=bool(raw.get("keep_in_caption", False)),
-        container=bool(raw.get("container", False)),
-        needs=tuple(str(n).lower() for n in raw.get("needs", ())),
-        test=str(test),
-        params=params,
-        prefixes=prefixes,
-        numbers=numbers,
-    )
-
-
-@lru_cache(maxsize=1)
-def _default_rules() -> RuleSet:
-    return load_rules()
-
-
-# ---------------------------------------------------------------------------------------------
-# URLs
-
-
-def strip_tracking(url: str) -> str:
-    """The URL without tracking parameters and without known redirect wrappers around it."""
-    return _clean_url(url, _default_rules())[0]
-
-
-def unwrap_feedproxy(link: str, orig_link: str) -> str:
-    """FeedBurner's feedproxy/~r/ redirect → the publisher's URL, when the feed gave origLink."""
-    if (
-        orig_link
-        and _FEEDPROXY.search(link)
-        and orig_link.lower().startswith(("http://", "https://"))
-    ):
-        return orig_link.strip()
-    return link
-
-
-# feedproxy.google.com, feeds.feedburner.com and publishers' FeedBurner CNAMEs share the path.
-_FEEDPROXY = re.compile(r"^https?://[^/]+/~r/[^?#]+/~3/", re.I)
-
-
-def _clean_url(url: str, rules: RuleSet) -> tuple[str, tuple[str, ...]]:
-    url = url.strip()
-    for _ in range(5):  # a redirect may wrap another one
-        target = sanitize.unwrap_redirect(url, rules.redirects)
-        if target == url:
-            break
-        url = target
-    return sanitize.strip_params(
-        url, rules.tracking_names, rules.tracking_prefixes, rules.host_params
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Cleaning
 
 
 def clean_entry(entry: ParsedEntry, rules: RuleSet, *, explain: bool = True) -> CleanEntry:
@@ -557,8 +48,8 @@ def clean_entry(entry: ParsedEntry, rules: RuleSet, *, explain: bool = True) -> 
     """
     removals: list[Removal] = []
     orig = entry.orig_link
-    link = unwrap_feedproxy(_valid_text(entry.link).strip(), orig)
-    link, params = _clean_url(link, rules)
+    link = urls.unwrap_feedproxy(_valid_text(entry.link).strip(), orig)
+    link, params = urls.clean_url(link, rules)
     if params and explain:
         removals.append(Removal("tracking-params", f"entry link: {', '.join(params)}"))
     if not sanitize.safe_scheme(link):
@@ -624,39 +115,8 @@ _ESCAPED_START = re.compile(
 )
 _REAL_TAG = re.compile(r"(<[^<>]*>)")
 _EMPTY_ELEMENT = re.compile(r"<([a-z][a-z0-9]*)(?:\s[^<>]*)?>\s*</\1>|<br>\s*</|<p>\s*<br>")
-_TERMINAL = ".!?…"
-# colon, fullwidth colon, dashes, guillemet, single guillemet, greater-than
-_SEPARATOR_CHARS = ":\uff1a\\-\u2013\u2014\u00bb\u203a>"
 _HEADING_SEPARATORS = tuple(":\uff1a-\u2013\u2014\u00bb\u203a>")
-_PROSE_END = re.compile("[.!?\u2026][\"'\u00bb\u00ab\u201d\u201c\u2019)\\]]*$")
 _SEPARATORS = re.compile("[\\s,;|\u2022\u00b7\u2013\u2014\\-:/()\\[\\]\u00bb\u203a>]+")
-
-_BLOCK = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "caption", "dd", "details", "div", "dl",
-        "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody",
-        "td", "tfoot", "th", "thead", "tr", "ul",
-    }
-)  # fmt: skip
-_BLOCK_OR_BR = _BLOCK | {"br"}
-_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_CAPTION = frozenset({"figure", "figcaption"})
-# Where a lone link or a short line is a list entry, a cell or a quote, not a teaser/caption.
-_NOT_PROSE_CONTEXT = (
-    frozenset(
-        {"li", "td", "th", "dd", "dt", "figcaption", "figure", "blockquote", "pre", "caption"}
-    )
-    | _HEADINGS
-)
-_PRUNABLE = frozenset(
-    {
-        "a", "abbr", "address", "article", "aside", "b", "blockquote", "cite", "dd", "details",
-        "div", "dl", "dt", "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5",
-        "h6", "header", "i", "li", "main", "mark", "nav", "ol", "p", "q", "s", "section", "small",
-        "span", "strong", "sub", "summary", "sup", "u", "ul",
-    }
-)  # fmt: skip
 
 
 def _valid_text(value: object) -> str:
@@ -668,114 +128,6 @@ def _web_url(url: str) -> str:
     """The URL when it is http(s); resolving against anything else would give no web link."""
     url = _valid_text(url).strip()
     return url if url.lower().startswith(("http://", "https://")) else ""
-
-
-def _short(text: str, limit: int = _SHORT) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _attr(tag: Element, name: str) -> str:
-    return tag.attrs.get(name) or ""
-
-
-def _plain(node: Node | None) -> TypeGuard[Text]:
-    """An article-text node (not ruby annotation text, which get_text() leaves out)."""
-    return type(node) is Text and not node.kind
-
-
-def _text_of(node: Node) -> str:
-    if type(node) is Element:
-        return node.get_text()
-    return node.data if type(node) is Text and not node.kind else ""
-
-
-def _meaningful(node: Node) -> bool:
-    if type(node) is Element:
-        return True
-    return type(node) is Text and not node.kind and bool(node.data.strip())
-
-
-class _Unit:
-    """A block as the rules see it: one block element, or a run of inline nodes between
-    <br>s / block siblings. Mutable working state of one clean, never leaves this module."""
-
-    __slots__ = (
-        "ancestors",
-        "br_after",
-        "br_before",
-        "element",
-        "nodes",
-        "parent",
-        "removed",
-        "text",
-    )
-
-    def __init__(
-        self,
-        nodes: list[Node],
-        element: Element | None,
-        parent: Element,
-        ancestors: frozenset[str],
-        br_before: Element | None = None,
-        br_after: Element | None = None,
-    ) -> None:
-        self.nodes = nodes
-        self.element = element
-        self.parent = parent
-        self.ancestors = ancestors
-        self.br_before = br_before
-        self.br_after = br_after
-        self.removed = False
-        self.text = ""
-        self.refresh()
-
-    def refresh(self) -> None:
-        nodes = self.nodes
-        if len(nodes) == 1:
-            self.text = _norm(_text_of(nodes[0]))
-        else:
-            self.text = _norm("".join([_text_of(n) for n in nodes]))
-
-    @property
-    def children(self) -> list[Node]:
-        return list(self.element.children) if self.element is not None else list(self.nodes)
-
-    @property
-    def in_caption(self) -> bool:
-        return bool(self.ancestors & _CAPTION)
-
-
-@dataclass
-class _LinkStats:
-    plain: str
-    linked: str
-    links: list[Element]
-    images: int
-
-
-def _link_stats(nodes: Sequence[Node]) -> _LinkStats:
-    plain: list[str] = []
-    linked: list[str] = []
-    links: list[Element] = []
-    images = 0
-    stack: list[tuple[Node, bool]] = [(n, False) for n in reversed(nodes)]
-    while stack:
-        node, in_link = stack.pop()
-        if type(node) is Element:
-            if node.name == "a":
-                links.append(node)
-                in_link = True
-            elif node.name == "img":
-                images += 1
-            stack.extend((c, in_link) for c in reversed(node.contents))
-        elif type(node) is Text and not node.kind:
-            (linked if in_link else plain).append(node.data)
-    return _LinkStats(_norm("".join(plain)), _norm("".join(linked)), links, images)
 
 
 class _Cleaner:
@@ -792,8 +144,8 @@ class _Cleaner:
         # publish them (see redact.public_url).
         self.resolve_base = public_url(_web_url(content_base)) or self.base
         # A FeedBurner redirect as base says nothing about which site the article is on.
-        known = self.base and not _FEEDPROXY.search(self.base)
-        self.site = sanitize.registrable_host(self.base) if known else ""
+        known = self.base and not urls.FEEDPROXY.search(self.base)
+        self.site = urls.registrable_host(self.base) if known else ""
         self.removals: list[Removal] = []
         self.params_removed: dict[str, int] = {}
         self.body: Element | None = None
@@ -857,17 +209,17 @@ class _Cleaner:
         self._elements(body)
         # Empty elements go before the rules look, so that every decision sees the tree the
         # output will have (otherwise a second clean could decide differently).
-        _prune(body, 0)
-        units = _collect_units(body)
+        tidy.prune(body, 0)
+        units = collect_units(body)
         self._block_pass(units)
         self._structural_pass(units)
-        misnested = _misnested(body)
-        out, text = _finish(body)
+        misnested = tidy.misnested(body)
+        out, text = tidy.finish(body)
         return out, text, misnested or bool(_EMPTY_ELEMENT.search(out))
 
     def _record(self, rule: str, text: str) -> None:
         if self.explain:
-            self.removals.append(Removal(rule, _short(text)))
+            self.removals.append(Removal(rule, short(text)))
 
     # -- element-level rules -------------------------------------------------------------------
 
@@ -903,7 +255,7 @@ class _Cleaner:
             if name is None or any(id(p) in gone for p in el.parents):
                 continue
             if self.explain:
-                self._record(name, _norm(el.get_text()) or f"<{el.name}>")
+                self._record(name, norm(el.get_text()) or f"<{el.name}>")
             gone.add(id(el))
             el.extract()
 
@@ -923,18 +275,18 @@ class _Cleaner:
                 el.extract()
 
     def _image(self, img: Element, pixel: Rule | None, max_size: int) -> bool:
-        src = _attr(img, "src").strip()
+        src = attr(img, "src").strip()
         if not src or src.lower().startswith("data:"):
             for name in sanitize.LAZY_SRC_ATTRS:
-                lazy = _attr(img, name).strip()
+                lazy = attr(img, name).strip()
                 if lazy and sanitize.safe_scheme(lazy) and not lazy.lower().startswith("data:"):
                     src = lazy
                     break
         if not src:
             return False  # nothing to show (a data: URL or a placeholder the sanitizer dropped)
-        src = sanitize.absolutize(src, self.resolve_base)
+        src = urls.absolutize(src, self.resolve_base)
         if pixel is not None and any(
-            _is_pixel_size(_attr(img, dim), max_size) for dim in ("width", "height")
+            _is_pixel_size(attr(img, dim), max_size) for dim in ("width", "height")
         ):
             self._record(pixel.name, src)
             return False
@@ -946,32 +298,32 @@ class _Cleaner:
         return True
 
     def _link(self, a: Element) -> bool:
-        href = _attr(a, "href").strip()
+        href = attr(a, "href").strip()
         if not href:
             a.unwrap()  # its script/bad URL is gone; the text stays as text
             return True
-        href = sanitize.absolutize(href, self.resolve_base)
+        href = urls.absolutize(href, self.resolve_base)
         for rule in self.rules.url_a:
             if rule.pattern is not None and rule.pattern.search(href):
                 if self.explain:
-                    self._record(rule.name, f"{_norm(a.get_text())} <{href}>".strip())
+                    self._record(rule.name, f"{norm(a.get_text())} <{href}>".strip())
                 return False
         a.attrs["href"] = self._track(href)
         return True
 
     def _track(self, url: str) -> str:
-        url, removed = _clean_url(url, self.rules)
+        url, removed = urls.clean_url(url, self.rules)
         for name in removed:
             self.params_removed[name] = self.params_removed.get(name, 0) + 1
         return url
 
     # -- block-level rules ---------------------------------------------------------------------
 
-    def _remove(self, unit: _Unit, rule: str) -> None:
+    def _remove(self, unit: Unit, rule: str) -> None:
         self._record(rule, unit.text)
         self._drop(unit)
 
-    def _drop(self, unit: _Unit) -> None:
+    def _drop(self, unit: Unit) -> None:
         for node in unit.nodes:
             node.extract()
         if unit.br_after is not None and unit.br_after.parent is not None:
@@ -980,7 +332,7 @@ class _Cleaner:
             unit.br_before.extract()
         unit.removed = True
 
-    def _block_pass(self, units: list[_Unit]) -> None:
+    def _block_pass(self, units: list[Unit]) -> None:
         scope: tuple[Element, Rule] | None = None
         for unit in units:
             if not unit.removed and _detached(unit, self.body):
@@ -1012,24 +364,24 @@ class _Cleaner:
                 continue
             scope = None
 
-    def _remove_box(self, unit: _Unit, rule: Rule) -> None:
+    def _remove_box(self, unit: Unit, rule: Rule) -> None:
         """A sign-up prompt takes its small widget box (pitch line, form labels) with it."""
         box: Element | None = unit.parent
-        if box is not None and box.name in _INLINE_ONLY:
+        if box is not None and box.name in INLINE_ONLY:
             box = box.parent
         body = self.body
         if box is None or body is None or box is body or box.name not in _BOXES:
             return
         if box.parent is None or _detached_tag(box, body):
             return
-        rest = _norm(box.get_text())
-        if len(rest) > _MAX_BOX or len(_norm(body.get_text())) <= len(rest):
+        rest = norm(box.get_text())
+        if len(rest) > _MAX_BOX or len(norm(body.get_text())) <= len(rest):
             return  # too much text for a widget, or the box is all the entry has
         if rest:
             self._record(rule.name, rest)
         box.extract()
 
-    def _block_rule(self, unit: _Unit) -> Rule | None:
+    def _block_rule(self, unit: Unit) -> Rule | None:
         index = self.rules.block_index
         if index is not None:
             return index[1 if unit.in_caption else 0].first(unit.text)
@@ -1045,7 +397,7 @@ class _Cleaner:
                 return rule
         return None
 
-    def _teaser_heading(self, unit: _Unit) -> Rule | None:
+    def _teaser_heading(self, unit: Unit) -> Rule | None:
         if unit.in_caption:
             return None
         start = self.rules.teaser_start
@@ -1057,7 +409,7 @@ class _Cleaner:
                 continue
             if pattern.fullmatch(unit.text):
                 return rule
-            stats = _link_stats(unit.nodes)
+            stats = link_stats(unit.nodes)
             if not stats.links or stats.images or not stats.linked:
                 continue
             # "Related: <a>Other story</a>": the words outside the links are the heading
@@ -1069,7 +421,7 @@ class _Cleaner:
                 return rule
         return None
 
-    def _tails(self, unit: _Unit) -> bool:
+    def _tails(self, unit: Unit) -> bool:
         if "pre" in unit.ancestors or (unit.element is not None and unit.element.name == "pre"):
             return False
         strings: list[Text] | None = None  # the unit's text nodes, for the text tails
@@ -1089,7 +441,7 @@ class _Cleaner:
                 return True
         return False
 
-    def _text_tail(self, unit: _Unit, rule: Rule, strings: list[Text]) -> bool:
+    def _text_tail(self, unit: Unit, rule: Rule, strings: list[Text]) -> bool:
         if rule.pattern is None:
             return False
         raw = "".join([s.data for s in strings])
@@ -1110,19 +462,19 @@ class _Cleaner:
         unit.nodes = [n for n in unit.nodes if n.parent is not None]
         return True
 
-    def _link_tail(self, unit: _Unit, rule: Rule) -> bool:
-        kids = [c for c in unit.children if _meaningful(c)]
+    def _link_tail(self, unit: Unit, rule: Rule) -> bool:
+        kids = [c for c in unit.children if meaningful(c)]
         if len(kids) < 2 or rule.pattern is None:
             return False  # a block that is only the link is a block rule's business
         top = node = kids[-1]
         while isinstance(node, Element) and node.name != "a":
-            inner = [c for c in node.children if _meaningful(c)]
+            inner = [c for c in node.children if meaningful(c)]
             if len(inner) != 1:
                 return False
             node = inner[0]
         if not isinstance(node, Element) or node.name != "a":
             return False
-        label = _norm(node.get_text())
+        label = norm(node.get_text())
         if not label or not rule.pattern.fullmatch(label):
             return False
         self._record(rule.name, label)
@@ -1130,13 +482,13 @@ class _Cleaner:
         unit.nodes = [n for n in unit.nodes if n.parent is not None]
         return True
 
-    def _topic_links(self, unit: _Unit, rule: Rule) -> bool:
+    def _topic_links(self, unit: Unit, rule: Rule) -> bool:
         """Golem-style '(<a>Topic</a>, <a>Topic</a>)' at the very end of a block."""
         if rule.pattern is None:
             return False
         kids = unit.children
         i = len(kids) - 1
-        while i >= 0 and not _meaningful(kids[i]):
+        while i >= 0 and not meaningful(kids[i]):
             i -= 1
         closing = kids[i] if i >= 0 else None
         if not isinstance(closing, Text) or closing.data.strip() != ")":
@@ -1148,7 +500,7 @@ class _Cleaner:
             node = kids[i]
             if not (isinstance(node, Element) and node.name == "a"):
                 return False
-            if not rule.pattern.search(_attr(node, "href")):
+            if not rule.pattern.search(attr(node, "href")):
                 return False
             links.append(node)
             i -= 1
@@ -1164,7 +516,7 @@ class _Cleaner:
                 opening = between
                 prefix = text.rstrip()[:-1]
                 self._record(
-                    rule.name, "(" + ", ".join(_norm(a.get_text()) for a in reversed(links)) + ")"
+                    rule.name, "(" + ", ".join(norm(a.get_text()) for a in reversed(links)) + ")"
                 )
                 for node in [closing, *links, *separators]:
                     node.extract()
@@ -1179,7 +531,7 @@ class _Cleaner:
 
     # -- shape-level rules ---------------------------------------------------------------------
 
-    def _structural_pass(self, units: list[_Unit]) -> None:
+    def _structural_pass(self, units: list[Unit]) -> None:
         for unit in units:
             if not unit.removed and _detached(unit, self.body):
                 unit.removed = True
@@ -1187,167 +539,20 @@ class _Cleaner:
         if caption is not None:
             for unit in units:
                 if not unit.removed:
-                    self._image_caption(unit, caption)
+                    shapes.image_caption(unit, caption)
         related = self.rules.test("link-only-same-site")
         if related is not None and self.site:
             for i, unit in enumerate(units):
-                if not unit.removed and self._is_related_link(units, i):
+                if not unit.removed and shapes.is_related_link(units, i, self.site, self.base):
                     self._remove(unit, related.name)
         orphan = self.rules.test("orphan-caption")
         if orphan is not None:
             for i, unit in enumerate(units):
-                if not unit.removed and self._is_orphan_caption(units, i, orphan):
+                if not unit.removed and shapes.is_orphan_caption(units, i, orphan):
                     self._remove(unit, orphan.name)
 
-    def _image_caption(self, unit: _Unit, rule: Rule) -> None:
-        el = unit.element
-        if el is None or el.name != "p" or unit.ancestors & _CAPTION:
-            return
-        if not _caption_like(
-            unit.text, rule.number("max_chars", 250), rule.number("max_words", 40)
-        ):
-            return
-        prev = _sibling(el, -1)
-        if prev is None or not _image_only(prev):
-            return
-        figure = Element("figure")
-        prev.replace_with(figure)
-        if prev.name in ("img", "a"):
-            figure.append(prev)
-        else:
-            for child in list(prev.children):
-                figure.append(child.extract())
-        figcaption = Element("figcaption")
-        for child in el.contents[:]:
-            figcaption.append(child.extract())
-        figure.append(figcaption)
-        el.extract()
-        unit.element = figcaption
-        unit.nodes = [figcaption]
-        unit.parent = figure
-        unit.ancestors = unit.ancestors | _CAPTION
 
-    def _is_related_link(self, units: list[_Unit], i: int) -> bool:
-        unit = units[i]
-        if unit.ancestors & _NOT_PROSE_CONTEXT:
-            return False
-        el = unit.element
-        if el is None or el.name != "a":
-            # Words right in the block are outside any link: no need to walk the block.
-            top = unit.nodes if el is None else el.contents
-            if any(_plain(n) and n.data.strip() for n in top):
-                return False
-        stats = _link_stats(unit.nodes)
-        if len(stats.links) != 1 or stats.images or not stats.linked:
-            return False
-        if stats.plain:
-            return False  # any word outside the link ("-- Author") makes it something else
-        href = _attr(stats.links[0], "href")
-        if sanitize.registrable_host(href) != self.site or _same_page(href, self.base):
-            return False
-        try:
-            path = urlsplit(href).path
-        except ValueError:
-            return False
-        if path in ("", "/"):
-            return False
-        return any(not u.removed and u.text for j, u in enumerate(units) if j != i)
-
-    def _is_orphan_caption(self, units: list[_Unit], i: int, rule: Rule) -> bool:
-        unit = units[i]
-        el = unit.element
-        # Only whole paragraphs (and plain-text lines, which become paragraphs): a <br>-separated
-        # line in HTML is far more often a subheading than a caption.
-        if el is None or el.name not in ("p", "div") or unit.ancestors & _NOT_PROSE_CONTEXT:
-            return False
-        text = unit.text
-        words = len(text.split())
-        if not (rule.number("min_words", 8) <= words <= rule.number("max_words", 30)):
-            return False
-        if len(text) > rule.number("max_chars", 200) or text[-1] in _TERMINAL + ":;\"'»«”“":
-            return False
-        if not text[0].isupper():
-            return False
-        stats = _link_stats(unit.nodes)
-        if stats.links or stats.images:
-            return False
-        if _wholly_bold(el):
-            return False  # a bold line is a heading
-        first, last = unit.nodes[0], unit.nodes[-1]
-        if _next_to_image(first, -1) or _next_to_image(last, 1):
-            return False  # not orphaned: its image is right there
-        min_chars = rule.number("min_neighbor_chars", 150)
-        for step in (-1, 1):
-            other = _neighbour(units, i, step)
-            if other is None or len(other.text) < min_chars or not _PROSE_END.search(other.text):
-                return False
-        return True
-
-
-_LIST_ITEM_PARENTS = frozenset({"ul", "ol"})
-_TABLE_PARTS = {
-    "caption": frozenset({"table"}),
-    "colgroup": frozenset({"table"}),
-    "col": frozenset({"colgroup", "table"}),
-    "thead": frozenset({"table"}),
-    "tbody": frozenset({"table"}),
-    "tfoot": frozenset({"table"}),
-    "tr": frozenset({"table", "thead", "tbody", "tfoot"}),
-    "td": frozenset({"tr"}),
-    "th": frozenset({"tr"}),
-    "dt": frozenset({"dl"}),
-    "dd": frozenset({"dl"}),
-    "li": _LIST_ITEM_PARENTS,
-}
-_ONLY_CHILDREN = {
-    "ul": frozenset({"li"}),
-    "ol": frozenset({"li"}),
-    "dl": frozenset({"dt", "dd"}),
-    "table": frozenset({"caption", "colgroup", "thead", "tbody", "tfoot", "tr"}),
-    "thead": frozenset({"tr"}),
-    "tbody": frozenset({"tr"}),
-    "tfoot": frozenset({"tr"}),
-    "tr": frozenset({"td", "th"}),
-    "colgroup": frozenset({"col"}),
-}
-_INLINE_ONLY = _HEADINGS | {"p", "pre"}
-
-
-def _misnested(body: Element) -> bool:
-    """Nesting that a parser would repair (so lxml and html5ever may disagree about it)."""
-    for tag in body.tags():
-        parent = tag.parent
-        if parent is None or parent is body:
-            if tag.name in _TABLE_PARTS:
-                return True
-            continue
-        name, up = tag.name, parent.name
-        if name in _BLOCK and (up not in _BLOCK or up in _INLINE_ONLY):
-            return True
-        if name in _TABLE_PARTS and up not in _TABLE_PARTS[name]:
-            return True
-        if up in _ONLY_CHILDREN and name not in _ONLY_CHILDREN[up]:
-            return True
-        if name == "a" and any(p.name == "a" for p in tag.parents):
-            return True
-    return False
-
-
-def _finish(body: Element) -> tuple[str, str]:
-    """Tidy the tree and serialize it through the output sanitizer: (html, text)."""
-    _prune(body, 0)
-    _trim_edges(body)
-    _normalize_space(body)
-    text = _extract_text(body)
-    out = sanitize.sanitize_output(tree.serialize(body)).strip()
-    if not text and "<img" not in out:
-        return "", ""  # only whitespace, empty cells or rules left: nothing to read
-    if out and "<" not in out:
-        out = f"<p>{out}</p>"  # bare text would be taken for plain text by the next clean
-    return out, text
-
-
-def _replace(unit: _Unit, old: Node, new: Text) -> None:
+def _replace(unit: Unit, old: Node, new: Text) -> None:
     """Swap a node in the tree and in the unit's node list (runs hold their strings)."""
     old.replace_with(new)
     unit.nodes = [new if n is old else n for n in unit.nodes]
@@ -1395,7 +600,7 @@ def _detached_tag(tag: Element, body: Element) -> bool:
     return not any(p is body for p in tag.parents)
 
 
-def _detached(unit: _Unit, body: Element | None) -> bool:
+def _detached(unit: Unit, body: Element | None) -> bool:
     node = unit.nodes[0] if unit.nodes else None
     if node is None or node.parent is None:
         return True
@@ -1405,261 +610,16 @@ def _detached(unit: _Unit, body: Element | None) -> bool:
     return top is not body
 
 
-def _within(unit: _Unit, scope: Element) -> bool:
+def _within(unit: Unit, scope: Element) -> bool:
     if unit.parent is scope:
         return True
     return any(p is scope for p in unit.parent.parents)
 
 
-def _link_like(unit: _Unit) -> bool:
+def _link_like(unit: Unit) -> bool:
     """A teaser list entry: links, and at most a short date or separator besides."""
-    stats = _link_stats(unit.nodes)
+    stats = link_stats(unit.nodes)
     if not stats.links or not stats.linked:
         return False
     rest = _SEPARATORS.sub("", stats.plain)
     return len(rest) <= min(30, len(stats.linked))
-
-
-def _neighbour(units: list[_Unit], i: int, step: int) -> _Unit | None:
-    j = i + step
-    while 0 <= j < len(units):
-        if not units[j].removed and units[j].text:
-            return units[j]
-        j += step
-    return None
-
-
-def _sibling(node: Node, step: int) -> Element | None:
-    """The nearest meaningful node before (-1) or after (1) node, if it is an element."""
-    sib = node.prev if step < 0 else node.next
-    while sib is not None and not _meaningful(sib):
-        sib = sib.prev if step < 0 else sib.next
-    return sib if isinstance(sib, Element) else None
-
-
-def _image_only(tag: Element) -> bool:
-    if tag.name == "img":
-        return True
-    if tag.name not in ("p", "div", "a") or tag.get_text().strip():
-        return False
-    inner = tag.tags()
-    return sum(t.name == "img" for t in inner) == 1 and not any(
-        t.name in _BLOCK_OR_BR for t in inner
-    )
-
-
-def _next_to_image(node: Node, step: int) -> bool:
-    sib = _sibling(node, step)
-    if sib is None:
-        return False
-    return sib.name == "img" or any(t.name == "img" for t in sib.tags())
-
-
-def _caption_like(text: str, max_chars: int, max_words: int) -> bool:
-    return (
-        bool(text)
-        and len(text) <= max_chars
-        and len(text.split()) <= max_words
-        and (text[-1] not in _TERMINAL + ":")
-    )
-
-
-def _wholly_bold(el: Element) -> bool:
-    kids = [c for c in el.children if _meaningful(c)]
-    return len(kids) == 1 and isinstance(kids[0], Element) and kids[0].name in ("b", "strong")
-
-
-def _same_page(href: str, base: str) -> bool:
-    def key(url: str) -> str:
-        try:
-            p = urlsplit(url)
-        except ValueError:
-            return url
-        return f"{(p.hostname or '').lower()}{p.path.rstrip('/')}?{p.query}"
-
-    return key(href) == key(base)
-
-
-def _collect_units(body: Element) -> list[_Unit]:
-    structured: set[int] = set()  # tags with a block or <br> somewhere inside
-    for tag in body.tags():
-        if tag.name not in _BLOCK_OR_BR:
-            continue
-        parent = tag.parent
-        while parent is not None and parent is not body and id(parent) not in structured:
-            structured.add(id(parent))
-            parent = parent.parent
-    units: list[_Unit] = []
-    _collect(body, frozenset(), units, structured, 0)
-    return units
-
-
-def _collect(
-    el: Element, ancestors: frozenset[str], units: list[_Unit], structured: set[int], depth: int
-) -> None:
-    run: list[Node] = []
-    br_before: Element | None = None
-
-    def close(br_after: Element | None) -> None:
-        if run:
-            unit = _Unit(list(run), None, el, ancestors, br_before, br_after)
-            if unit.text:  # not only whitespace
-                units.append(unit)
-            run.clear()
-
-    for child in el.contents[:]:
-        if isinstance(child, Element):
-            name = child.name
-            if name == "br":
-                close(child)
-                br_before = child
-                continue
-            nested = id(child) in structured
-            if name in _BLOCK or nested:
-                close(None)
-                br_before = None
-                inner = ancestors | {name}
-                if nested and name != "pre" and depth < _MAX_DEPTH:
-                    _collect(child, inner, units, structured, depth + 1)
-                else:
-                    unit = _Unit([child], child, el, inner)
-                    if unit.text:
-                        units.append(unit)
-                continue
-            run.append(child)
-        elif _plain(child):
-            run.append(child)
-    close(None)
-
-
-def _prune(el: Element, depth: int) -> bool:
-    """Drop elements left empty by removals (and empty ones the source had); True if el has
-    content. Leading/trailing <br>s in each block go too."""
-    has = False
-    for child in el.contents[:]:
-        if isinstance(child, Element):
-            name = child.name
-            if name in ("img", "hr"):
-                has = True
-                continue
-            if name in ("br", "wbr"):
-                continue
-            if depth < _MAX_DEPTH:
-                sub = _prune(child, depth + 1)
-            else:
-                sub = bool(child.get_text().strip()) or any(t.name == "img" for t in child.tags())
-            if not sub and name in _PRUNABLE:
-                child.extract()
-                continue
-            if name in _BLOCK:
-                _trim_edges(child)
-            has = has or sub
-        elif type(child) is Text and not child.kind and child.data.strip():
-            has = True
-    return has
-
-
-def _normalize_space(body: Element) -> None:
-    """Merge adjacent text nodes; whitespace-only ones (outside <pre>) become one "\\n" or " ",
-    as lxml makes them when it parses our own output: without this a second clean would differ.
-    Iterative, so hostile nesting cannot exhaust the stack."""
-    stack: list[tuple[Element, bool]] = [(body, False)]
-    while stack:
-        el, in_pre = stack.pop()
-        in_pre = in_pre or el.name == "pre"
-        previous: Text | None = None
-        for child in el.contents[:]:
-            if type(child) is Text and not child.kind:
-                if previous is not None:
-                    previous.data += child.data
-                    child.extract()
-                else:
-                    previous = child
-                continue
-            previous = None
-            if isinstance(child, Element):
-                stack.append((child, in_pre))
-        if el.name == "pre":
-            # Parsers drop one newline right after <pre>; leading newlines would shrink on
-            # every clean, so none are kept.
-            first = el.contents[0] if el.contents else None
-            if _plain(first) and first.data.startswith(("\n", "\r")):
-                rest = first.data.lstrip("\r\n")
-                if rest:
-                    first.data = rest
-                else:
-                    first.extract()
-        if in_pre:
-            continue
-        for child in el.contents:
-            if type(child) is Text and not child.kind and child.data:
-                data = child.data
-                if not data.strip(tree.ASCII_SPACE):
-                    child.data = "\n" if ("\n" in data or "\r" in data) else " "
-
-
-def _trim_edges(el: Element) -> None:
-    for step in (0, -1):
-        while True:
-            edge = _edge(el, step)
-            if edge is None:
-                break
-            if (
-                isinstance(edge, Element)
-                and edge.name in ("br", "hr")
-                and (edge.name == "br" or el.name == "body")
-            ):
-                edge.extract()
-                continue
-            break
-
-
-def _edge(el: Element, step: int) -> Node | None:
-    """The first (step 0) or last (step -1) child of el that _meaningful() accepts."""
-    for child in el.contents if step == 0 else reversed(el.contents):
-        if _meaningful(child):
-            return child
-    return None
-
-
-def _extract_text(body: Element) -> str:
-    paragraphs: list[str] = []
-    current: list[str] = []
-
-    def flush() -> None:
-        lines = (_norm(line) for line in "".join(current).split("\n"))
-        para = "\n".join(line for line in lines if line)
-        if para:
-            paragraphs.append(para)
-        current.clear()
-
-    def walk(el: Element, depth: int) -> None:
-        for child in el.children:
-            if type(child) is Text:
-                if not child.kind:
-                    current.append(child.data)
-            elif isinstance(child, Element):
-                name = child.name
-                if name == "br":
-                    current.append("\n")
-                elif name == "pre":
-                    flush()
-                    lines = [line.rstrip() for line in child.get_text().split("\n")]
-                    para = "\n".join(line for line in lines if line.strip())
-                    if para:
-                        paragraphs.append(para)
-                elif name in _BLOCK:
-                    flush()
-                    if depth < _MAX_DEPTH:
-                        walk(child, depth + 1)
-                    else:
-                        current.append(child.get_text())
-                    flush()
-                elif depth < _MAX_DEPTH:
-                    walk(child, depth + 1)
-                else:
-                    current.append(child.get_text())
-
-    walk(body, 0)
-    flush()
-    return "\n\n".join(paragraphs)

@@ -1,6 +1,7 @@
 """What `syndicator clean FILE|URL [--explain]` prints: the cleaned entries, and why.
 
-Kept apart from the CLI so the text can be tested without running a command.
+Kept apart from the CLI so the text can be tested without running a command. A report, not
+an "explain" module: match/explain.py is the matcher's account of which terms matched where.
 """
 
 from __future__ import annotations
