@@ -122,9 +122,10 @@ class Matcher:
         exact: dict[str, list[int]] = {}
         prefix_atoms: dict[str, int] = {}
         # Several words of the text spell a term: the first is one of `starts` (a proper prefix
-        # of some term's letters); while the words so far spell one of `stems`, the next is
-        # added; `ends` are the exact terms so spelt, `rests` what a prefix term still needs.
-        starts: set[str] = set()
+        # of some term's letters, with the letters that may come next); while the words so far
+        # spell one of `stems`, the next is added; `ends` are the exact terms so spelt, `rests`
+        # what a prefix term still needs.
+        starts: dict[str, set[str]] = {}
         stems: set[str] = set()
         ends: dict[str, list[int]] = {}
         rests: dict[str, list[tuple[str, int]]] = {}
@@ -142,20 +143,25 @@ class Matcher:
                 for noun in HEADS:
                     exact.setdefault(letters + noun, []).append(aid)
             for k in range(1, len(letters)):
-                starts.add(letters[:k])
-                stems.add(letters[:k])
+                head = letters[:k]
+                next_letters = starts.get(head)
+                if next_letters is None:
+                    starts[head] = next_letters = set()
+                next_letters.add(letters[k])
                 if prefix:
-                    rests.setdefault(letters[:k], []).append((letters[k:], aid))
+                    rests.setdefault(head, []).append((letters[k:], aid))
             stems.add(letters)
             if not prefix:
                 ends.setdefault(letters, []).append(aid)
+        stems.update(starts)
         # Most words spell one term; the few that spell several (`NATO` and `nato`, an acronym's
         # compound and a term of its own) are looked up apart, so the common path stays a set.
         self._exact = {w: ids[0] for w, ids in exact.items() if len(ids) == 1}
         self._exact_many = {w: tuple(ids) for w, ids in exact.items() if len(ids) > 1}
         self._exact_keys = frozenset(self._exact)
         self._exact_many_keys = frozenset(self._exact_many)
-        self._starts = frozenset(starts)
+        self._starts = {start: frozenset(letters) for start, letters in starts.items()}
+        self._start_keys = frozenset(starts)
         self._stems = frozenset(stems)
         self._ends = {w: tuple(ids) for w, ids in ends.items()}
         # what a prefix term still needs after the words so far, by the rest's first letter: a
@@ -194,7 +200,7 @@ class Matcher:
             closure = self._prefix_closure
             for m in self._prefix_re.finditer("\n".join(unique)):
                 found.update(closure[m.group()])
-        starts = self._starts.intersection(unique)
+        starts = self._start_keys.intersection(unique)
         if starts:
             self._spelt_over_words(tokens, starts, found)
         return found
@@ -202,22 +208,24 @@ class Matcher:
     def _spelt_over_words(self, tokens: list[str], starts: Set[str], found: set[int]) -> None:
         """Terms whose letters run over two or more adjacent words ("Indo-Pazifik-Strategie").
 
-        Most words that begin a term ("a", "in", "die") are followed by a word that does not go
-        on with it; that first step is kept inline, the rest is in `_spell_on`.
+        `starts` are the entry's words that begin some term. Most ("a", "in", "die") are
+        followed by a word that cannot go on with it, which its first letter tells; the few
+        others are followed further in `_spell_on`.
         """
-        stems, rests = self._stems, self._rests
-        last = len(tokens) - 1
-        for i, word in enumerate(tokens):
-            if word in starts and i < last:
-                following = tokens[i + 1]
-                by_letter = rests.get(word)
-                if by_letter is not None:
-                    wanted = by_letter.get(following[0])
-                    if wanted is not None and following.startswith(wanted[0]):
-                        self._spell_on(tokens, i, found)
-                        continue
-                if word + following in stems:
+        following_letters, stems, rests = self._starts, self._stems, self._rests
+        # the positions of those words, found without a Python step per word of the text
+        for i in itertools.compress(range(len(tokens) - 1), map(starts.__contains__, tokens)):
+            word, following = tokens[i], tokens[i + 1]
+            if following[0] not in following_letters[word]:
+                continue
+            by_letter = rests.get(word)
+            if by_letter is not None:
+                wanted = by_letter.get(following[0])
+                if wanted is not None and following.startswith(wanted[0]):
                     self._spell_on(tokens, i, found)
+                    continue
+            if word + following in stems:
+                self._spell_on(tokens, i, found)
 
     def _spell_on(self, tokens: list[str], i: int, found: set[int]) -> None:
         """Add the words after tokens[i] while they go on spelling some term; record the terms
