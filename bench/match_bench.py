@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _feeds import FUNCTION_WORDS  # the same everyday words the feed generator writes
 
 from syndicator.match import compile_topics, fold, parse_query
+from syndicator.match.acronyms import HEADS
 from syndicator.match.query import And, Node, Not, Or, Term
 from syndicator.model import Topic
 
@@ -198,8 +199,22 @@ def make_query(rng: random.Random, words: dict[str, list[str]]) -> str:
 
 
 def _term_regex(t: Term) -> str:
-    body = r"\W+".join(re.escape(x) for x in t.words)
-    return rf"(?<!\w){body}" + (r"\w*" if t.prefix else r"(?!\w)")
+    """The term's letters in order, starting and (unless a prefix) ending at a word's edge, with
+    any separators between them; between two digits exactly where the query has one."""
+    breaks = set(itertools.accumulate(len(w) for w in t.words[:-1]))
+    letters = t.letters
+    body = re.escape(letters[:1])
+    for k in range(1, len(letters)):
+        if letters[k - 1].isdigit() and letters[k].isdigit():
+            body += r"[\W_]+" if k in breaks else ""
+        else:
+            body += r"[\W_]*"
+        body += re.escape(letters[k])
+    alternatives = [body]
+    if t.acronym:
+        alternatives.append(re.escape(letters) + f"(?:{'|'.join(sorted(HEADS))})")
+    end = "" if t.prefix else r"(?![^\W_])"
+    return rf"(?<![^\W_])(?:{'|'.join(alternatives)}){end}"
 
 
 class NaiveTopic:

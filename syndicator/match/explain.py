@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from syndicator.match.acronyms import HEADS
 from syndicator.match.query import (
     DEFAULT_FIELDS,
     WORD_RE,
@@ -63,18 +64,55 @@ def words_with_spans(text: str) -> list[Word]:
 
 
 def find_term(term: Term, fields: Mapping[str, list[Word]]) -> list[Occurrence]:
-    """Every place `term` occurs, scanning each window of each of its fields."""
+    """Every place `term` occurs: from each word of each field, the words after it are put
+    together while they spell the start of the term's letters.
+
+    A run of whole words matches when its letters are the term's letters (a prefix term: when
+    they start with them, the last word reaching past its end), and wherever two digits meet
+    the text breaks between them exactly where the query does. An acronym also matches one
+    word that is the acronym followed by a known noun (`acronyms.HEADS`).
+    """
+    target = term.letters
+    query_breaks: set[int] = set()
+    at = 0
+    for part in term.words[:-1]:
+        at += len(part)
+        query_breaks.add(at)
     found: list[Occurrence] = []
-    n = len(term.words)
     for field in sorted(term.fields):
         ws = fields.get(field, [])
-        for i in range(len(ws) - n + 1):
-            window = ws[i : i + n]
-            if all(w.text == t for w, t in zip(window[:-1], term.words[:-1], strict=True)):
-                last, want = window[-1].text, term.words[-1]
-                if last == want or (term.prefix and last.startswith(want)):
-                    found.append(Occurrence(field, window[0].start, window[-1].end))
+        for i in range(len(ws)):
+            spelt = ""
+            text_breaks: set[int] = set()
+            for j in range(i, len(ws)):
+                if spelt:
+                    text_breaks.add(len(spelt))
+                spelt += ws[j].text
+                if term.prefix:
+                    done = len(spelt) >= len(target)
+                    hit = done and spelt.startswith(target)
+                else:
+                    done = len(spelt) >= len(target)
+                    hit = spelt == target or (
+                        term.acronym
+                        and j == i
+                        and spelt.startswith(target)
+                        and spelt[len(target) :] in HEADS
+                    )
+                if hit and _digits_agree(target, query_breaks, text_breaks):
+                    found.append(Occurrence(field, ws[i].start, ws[j].end))
+                if done or not target.startswith(spelt):
+                    break
     return found
+
+
+def _digits_agree(letters: str, query_breaks: set[int], text_breaks: set[int]) -> bool:
+    """Between two digits the text breaks where the query does: "2:1" is not "21"."""
+    return all(
+        (k in query_breaks) == (k in text_breaks)
+        for k in range(1, len(letters))
+        if letters[k - 1].isdigit() and letters[k].isdigit()
+    )
 
 
 def _truth(node: Node, present: Mapping[Term, bool]) -> bool:

@@ -127,8 +127,14 @@ def words(text: str) -> list[str]:
 class Term:
     """A word, a prefix (`word*`) or a phrase: folded words that must be adjacent, in order.
 
+    A term matches a run of whole words of the text whose letters, put together, are its
+    letters (`letters`): where the words break does not matter, so `Indopazifik`,
+    "Indo-Pazifik" and "Indo Pazifik" are one spelling, and `"Indo-Pacific"` finds
+    "Indopacific". Only between two digits does a break count ("2:1" is not "21").
+
     `label` is the term as the user wrote it (quotes kept, field prefix dropped): it is what an
-    alert shows as the reason for a match.
+    alert shows as the reason for a match. `acronym`: written as 2-5 capitals (`NATO`), so it
+    also heads a closed compound with a known noun (see `syndicator.match.acronyms`).
     """
 
     label: str
@@ -136,6 +142,11 @@ class Term:
     prefix: bool
     fields: frozenset[str]
     position: int
+    acronym: bool = False
+
+    @property
+    def letters(self) -> str:
+        return "".join(self.words)
 
 
 @dataclass(frozen=True)
@@ -252,7 +263,12 @@ def _make_term(query: str, tok: _Tok, fields: frozenset[str]) -> Term:
     found = tuple(words(body))
     if not found:
         raise QueryError("term has no letters or digits", query, tok.pos)
-    return Term(tok.text, found, prefix, fields, tok.pos)
+    return Term(tok.text, found, prefix, fields, tok.pos, _is_acronym(body) and not prefix)
+
+
+def _is_acronym(written: str) -> bool:
+    """A query word typed as an acronym: 2-5 letters, all capitals (`NATO`, `EU`, `ÖVP`)."""
+    return 2 <= len(written) <= 5 and written.isalpha() and written.isupper()
 
 
 class _Parser:
