@@ -229,7 +229,7 @@ def _run(path: Path, once: bool) -> int:
                 logging.getLogger("syndicator.pipeline").setLevel(logging.WARNING)
             pipeline = Pipeline(config, store, progress=bar)
             try:
-                with database_errors(config.state):
+                with database_errors(config.state_location):
                     report = pipeline.run_cycle(once=True)
             finally:
                 pipeline.close()
@@ -287,7 +287,7 @@ def _reclean(path: Path) -> int:
     store = open_store(config)
     try:
         report = CycleReport()
-        with database_errors(config.state):
+        with database_errors(config.state_location):
             count = Pipeline(config, store, senders=[]).reclean(report)
     finally:
         store.close()
@@ -452,7 +452,7 @@ def _remove(path: Path, name: str) -> int:
     if source is None:
         _say(f"syndicator: no source named {name!r} (see: syndicator list)", sys.stderr)
         return 1
-    with _reader(config.state) as store:  # read first: a failure changes nothing
+    with _reader(config.state_location) as store:  # read first: a failure changes nothing
         stored = store.entry_counts().get(name, 0) if store is not None else 0
     _edit_sources(path, lambda text: remove_source(text, name))
     _say(f'removed source "{name}" ({source.url}) from {path}')
@@ -470,7 +470,7 @@ def _list(path: Path) -> int:
     from syndicator.overview import render_list
 
     config = load_config(path)
-    with _reader(config.state) as store:
+    with _reader(config.state_location) as store:
         states = store.source_states() if store is not None else None
     sys.stdout.write(render_list(config.sources, states, time.time()))
     return 0
@@ -540,18 +540,18 @@ def _show_status(path: Path) -> int:
     from syndicator.overview import read_summary, render_status
 
     config = load_config(path)
-    with _reader(config.state) as store:
+    with _reader(config.state_location) as store:
         snap = read_summary(store, config.output_dir) if store is not None else None
     sys.stdout.write(render_status(config, snap, time.time()))
     return 0
 
 
 @contextmanager
-def _reader(path: Path) -> Iterator[Store | None]:
+def _reader(where: Path | str) -> Iterator[Store | None]:
     """The state read-only for a report (None before the first run); a damaged or locked
-    database is one line naming the file (store.database_trouble)."""
-    with database_errors(path):
-        store = open_reader(path)
+    database is one line naming it (store.database_trouble)."""
+    with database_errors(where):
+        store = open_reader(where)
         try:
             yield store
         finally:

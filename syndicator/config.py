@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from syndicator.errors import ConfigError, QueryError
 from syndicator.model import Topic
-from syndicator.redact import remember_secrets, url_secrets
+from syndicator.redact import redact_url, remember_secrets, url_secrets
 
 T = TypeVar("T")
 
@@ -156,7 +156,7 @@ class ServerSettings:
 @dataclass(frozen=True)
 class Config:
     path: Path
-    state: Path
+    state: Path  # the SQLite file (where it would be, when state_url is set)
     output_dir: Path
     interval: float
     max_entries: int
@@ -171,6 +171,12 @@ class Config:
     alerts: tuple[AlertChannel, ...] = field(default=())
     retain: float = 90 * 86400.0  # seconds an entry is kept after it was first seen; 0: forever
     story_window: float = 3 * 86400.0  # copies of a story are looked for this far apart
+    state_url: str | None = None  # a PostgreSQL database instead of the SQLite file
+
+    @property
+    def state_location(self) -> Path | str:
+        """Where the state lives: the SQLite file, or the PostgreSQL URL (show it redacted)."""
+        return self.state if self.state_url is None else self.state_url
 
     @property
     def base_url(self) -> str:
@@ -260,6 +266,8 @@ def load_config(path: str | Path) -> Config:
     config = parse_config(raw, path.resolve())
     # A library that logs a source's URL (httpx at DEBUG) has its secrets masked too.
     remember_secrets(*(secret for s in config.sources for secret in url_secrets(s.url)))
+    if config.state_url is not None:  # a database password: masked in whatever is logged
+        remember_secrets(*url_secrets(config.state_url))
     return config
 
 
@@ -309,9 +317,12 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     clean_selectors = _strings(clean, "clean.drop_selectors", "drop_selectors")
     _check_rules(clean_drop, clean_selectors, sources)
 
+    state = main.get("state", DEFAULT_STATE)
+    state_url = _state_url(state)
     return Config(
         path=path,
-        state=_path(main.get("state", "state/syndicator.sqlite"), "syndicator.state", base),
+        state=_path(DEFAULT_STATE if state_url else state, "syndicator.state", base),
+        state_url=state_url,
         output_dir=_path(main.get("output_dir", "feeds"), "syndicator.output_dir", base),
         interval=interval,
         max_entries=max_entries,
@@ -675,6 +686,28 @@ def _strings(item: Mapping[str, Any], full: str, name: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(full, f"expected a list of strings, got {value!r}")
     return tuple(value)
+
+
+DEFAULT_STATE = "state/syndicator.sqlite"
+_STATE_URL = re.compile(r"(?i)postgres(?:ql)?://")
+
+
+def _state_url(value: object) -> str | None:
+    """`[syndicator] state` as a PostgreSQL URL, or None for a file path. Shown redacted in
+    an error: the URL may carry the database's password."""
+    if not isinstance(value, str) or "://" not in value:
+        return None
+    if not _STATE_URL.match(value):
+        raise ConfigError(
+            "syndicator.state",
+            f"expected a file path or a postgresql:// URL, got {redact_url(value)!r}",
+        )
+    if _CONTROL.search(value) or any(ch.isspace() for ch in value):
+        raise ConfigError(
+            "syndicator.state",
+            f"contains a control character or a space, got {redact_url(value)!r}",
+        )
+    return value
 
 
 def _path(value: object, key: str, base: Path) -> Path:
