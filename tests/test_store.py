@@ -1,4 +1,6 @@
-"""The SQLite store on disk: entries once, changes in place, an outbox that survives."""
+"""The store, on SQLite and on PostgreSQL alike: entries once, changes in place, an outbox that
+survives; and what several nodes sharing one database need (claims, leases, host slots, feeds
+per node, two copies of one story saved at once)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from syndicator.model import CleanEntry, NewEntry, ParsedEntry, SourceState, TopicHit, Validators
-from syndicator.store import SCHEMA_VERSION, SQLiteStore, entry_uid
-from tests.conftest import DATA
+from syndicator.store import SCHEMA_VERSION, SQLiteStore, SQLStore, entry_uid
+from tests.conftest import DATA, Backend
 
 
 def new(key: str, title: str = "T", hits: tuple[TopicHit, ...] = ()) -> NewEntry:
@@ -19,8 +21,8 @@ def new(key: str, title: str = "T", hits: tuple[TopicHit, ...] = ()) -> NewEntry
     return NewEntry("src", parsed, f"d-{title}", clean, hits)
 
 
-def test_entries_are_saved_once_and_updated_in_place(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.sqlite")
+def test_entries_are_saved_once_and_updated_in_place(backend: Backend) -> None:
+    store = backend.open()
     state = SourceState("src", validators=Validators(etag='"1"'))
     store.save_poll(state, [new("a"), new("b", hits=(TopicHit("nato", ("NATO",)),))], [], 1.0)
     assert store.all_digests("src") == {"a": "d-T", "b": "d-T"}
@@ -33,13 +35,12 @@ def test_entries_are_saved_once_and_updated_in_place(tmp_path: Path) -> None:
     assert [e.title for e in topic] == ["T"] and topic[0].hits == (TopicHit("nato", ("NATO",)),)
     assert topic[0].uid == entry_uid("src", "b") and topic[0].uid.startswith("urn:uuid:")
     store.close()
-    reopened = SQLiteStore(tmp_path / "s.sqlite")
+    reopened = backend.open()
     assert reopened.source_states()["src"].validators.etag == '"1"'
     assert reopened.source_states()["src"].entries == 2
 
 
-def test_outbox_is_unique_per_channel_and_entry(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.sqlite")
+def test_outbox_is_unique_per_channel_and_entry(store: SQLStore) -> None:
     hit = (TopicHit("nato", ("NATO",)),)
     store.save_poll(
         SourceState("src"),
@@ -63,8 +64,7 @@ def test_outbox_is_unique_per_channel_and_entry(tmp_path: Path) -> None:
     assert store.outbox_counts() == (1, 1)
 
 
-def test_a_failed_save_leaves_nothing_behind(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.sqlite")
+def test_a_failed_save_leaves_nothing_behind(store: SQLStore) -> None:
     with pytest.raises(IndexError):  # an alert pointing at an entry that is not there
         store.save_poll(
             SourceState("src", validators=Validators(etag='"x"')),
@@ -76,8 +76,7 @@ def test_a_failed_save_leaves_nothing_behind(tmp_path: Path) -> None:
     assert store.source_states() == {}
 
 
-def test_raw_entries_give_back_what_was_fetched(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.sqlite")
+def test_raw_entries_give_back_what_was_fetched(store: SQLStore) -> None:
     parsed = ParsedEntry(
         key="k",
         title="Raw <b>t</b>",
@@ -154,8 +153,7 @@ def test_a_schema_4_database_decides_every_story_again(tmp_path: Path) -> None:
     assert SQLiteStore(path).regrouped() == []  # decided once, not on every open
 
 
-def test_forgotten_entries_leave_only_their_key_and_digest(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.sqlite")
+def test_forgotten_entries_leave_only_their_key_and_digest(store: SQLStore) -> None:
     hit = (TopicHit("nato", ("NATO",)),)
     store.save_poll(SourceState("src"), [new("old", hits=hit)], [("mail", 0, ("nato",))], 100.0)
     store.save_poll(SourceState("src"), [new("fresh", title="F")], [], 200.0)
@@ -170,9 +168,8 @@ def test_forgotten_entries_leave_only_their_key_and_digest(tmp_path: Path) -> No
     store.close()
 
 
-def test_a_story_outlives_its_forgotten_first_version(tmp_path: Path) -> None:
+def test_a_story_outlives_its_forgotten_first_version(store: SQLStore) -> None:
     """The newer copy of a story whose first version was forgotten is published again."""
-    store = SQLiteStore(tmp_path / "s.sqlite")
     story = "https://e/story"
 
     def copy(source: str, title: str, text: str) -> NewEntry:
@@ -194,8 +191,7 @@ def test_a_story_outlives_its_forgotten_first_version(tmp_path: Path) -> None:
     store.close()
 
 
-def test_the_most_complete_copy_of_a_forgotten_story_stands_for_the_rest(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.sqlite")
+def test_the_most_complete_copy_of_a_forgotten_story_stands_for_the_rest(store: SQLStore) -> None:
     text = " ".join(f"word{n % 7} filler" for n in range(40))
 
     def copy(source: str, extra: str, when: float) -> None:
