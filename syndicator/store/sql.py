@@ -235,7 +235,7 @@ class SQLStore(Reports):
             for start in range(0, len(wanted), CHUNK):
                 chunk = wanted[start : start + CHUNK]
                 values = ",".join("(?, ?)" for _ in chunk)
-                params: list[object] = [v for name, next_poll in chunk for v in (name, float(next_poll))]
+                params = [v for name, poll in chunk for v in (name, float(poll))]
                 rows = self._db.execute(
                     f"WITH wanted (name, next_poll) AS (VALUES {values}) "
                     "UPDATE sources SET leased_by=?, leased_until=? WHERE name IN ("
@@ -345,8 +345,8 @@ class SQLStore(Reports):
         for the story now, and the rest stay its copies."""
         orphans: dict[int, list[tuple[tuple[int, str, str], int]]] = {}
         for entry_id, dup_of, length, source, key in self._db.execute(
-            "SELECT id, dup_of, length(text), source, key FROM entries e "
-            "WHERE dup_of IS NOT NULL AND NOT EXISTS (SELECT 1 FROM entries h WHERE h.id = e.dup_of)"
+            "SELECT id, dup_of, length(text), source, key FROM entries e WHERE dup_of IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM entries h WHERE h.id = e.dup_of)"
         ).fetchall():
             orphans.setdefault(int(dup_of), []).append(((length, source, key), int(entry_id)))
         for members in orphans.values():
