@@ -24,9 +24,11 @@ from syndicator import __version__
 from syndicator.config import (
     INTERVAL,
     http_url,
+    is_postgres_url,
     load_config,
     parse_config,
     parse_duration,
+    state_secrets,
 )
 from syndicator.errors import (
     ConfigError,
@@ -40,8 +42,14 @@ from syndicator.match import explain_match, parse_query
 from syndicator.model import Fetched, Validators
 from syndicator.pipeline import CycleReport, Pipeline
 from syndicator.publish import write_atomic
-from syndicator.redact import SafeFormatter, redact_text, shown, text_block
-from syndicator.store import Store, database_errors, open_reader, open_store
+from syndicator.redact import (
+    SafeFormatter,
+    redact_text,
+    remember_secrets,
+    shown,
+    text_block,
+)
+from syndicator.store import Store, database_errors, migrate_to, open_reader, open_store
 
 # The modules of the other commands (opml, config_edit, discover, overview, service, serve:
 # lxml, tomlkit, APScheduler, http.server)
@@ -69,6 +77,8 @@ EXAMPLES = {
     "status": "example:\n  syndicator status --config /etc/syndicator/config.toml",
     "copies": "examples:\n  syndicator copies            # every published story with copies\n"
     "  syndicator copies Tokio      # those whose title or link contains 'Tokio'",
+    "migrate": "example:\n  syndicator migrate --to postgresql://syndicator@db.lan/syndicator\n"
+    "  (then set [syndicator] state to that URL in the config of every node)",
 }
 
 
@@ -143,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     copies.add_argument("search", nargs="?", help="only entries whose title or link contain this")
     copies.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     copies.add_argument("--config", default="config.toml", help=config_help)
+
+    migrate = _sub(sub, "migrate", "copy the SQLite state into an empty PostgreSQL database")
+    migrate.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
+    migrate.add_argument("--config", default="config.toml", help=config_help)
     return parser
 
 
@@ -196,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show_status(Path(args.config))
         if args.command == "copies":
             return _copies(Path(args.config), args.search, args.limit)
+        if args.command == "migrate":
+            return _migrate(Path(args.config), args.to)
     except ConfigError as exc:
         _say(f"syndicator: invalid config: {exc}", sys.stderr)
         return 2
@@ -279,6 +295,31 @@ def _copies(path: Path, search: str | None, limit: int) -> int:
             print(f"  {copy.source}: {copy.title} — {copy.link} [{copy.why}]")
     if not found:
         print("no published entry stands for copies" + (f" matching {search!r}" if search else ""))
+    return 0
+
+
+def _migrate(path: Path, url: str) -> int:
+    """The config's SQLite state copied into an empty PostgreSQL database, in one transaction."""
+    remember_secrets(*state_secrets(url))
+    if not is_postgres_url(url):
+        _say(f"syndicator: migrate --to: expected a postgresql:// URL, got {url!r}", sys.stderr)
+        return 2
+    config = load_config(path)
+    if config.state_url is not None:
+        raise ConfigError(
+            "syndicator.state",
+            "names a PostgreSQL database already: migrate copies the SQLite state a config "
+            "names (run it with the config that still names the file)",
+        )
+    with database_errors(url):
+        counts = migrate_to(config.state, url)
+    _say(
+        f"copied the state {config.state} to {url}: {counts['sources']} sources, "
+        f"{counts['entries']} entries ({counts['story_keys']} story keys, {counts['hits']} "
+        f"topic hits), {counts['outbox']} outbox rows, {counts['forgotten']} forgotten entries, "
+        f"{counts['dirty_feeds']} feeds to write"
+    )
+    _say(f'now set [syndicator] state = "{url}" in {path} (and in every node\'s config)')
     return 0
 
 

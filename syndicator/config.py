@@ -267,7 +267,7 @@ def load_config(path: str | Path) -> Config:
     # A library that logs a source's URL (httpx at DEBUG) has its secrets masked too.
     remember_secrets(*(secret for s in config.sources for secret in url_secrets(s.url)))
     if config.state_url is not None:  # a database password: masked in whatever is logged
-        remember_secrets(*url_secrets(config.state_url))
+        remember_secrets(*state_secrets(config.state_url))
     return config
 
 
@@ -692,12 +692,16 @@ DEFAULT_STATE = "state/syndicator.sqlite"
 _STATE_URL = re.compile(r"(?i)postgres(?:ql)?://")
 
 
+def is_postgres_url(value: str) -> bool:
+    return bool(_STATE_URL.match(value))
+
+
 def _state_url(value: object) -> str | None:
     """`[syndicator] state` as a PostgreSQL URL, or None for a file path. Shown redacted in
     an error: the URL may carry the database's password."""
     if not isinstance(value, str) or "://" not in value:
         return None
-    if not _STATE_URL.match(value):
+    if not is_postgres_url(value):
         raise ConfigError(
             "syndicator.state",
             f"expected a file path or a postgresql:// URL, got {redact_url(value)!r}",
@@ -708,6 +712,13 @@ def _state_url(value: object) -> str | None:
             f"contains a control character or a space, got {redact_url(value)!r}",
         )
     return value
+
+
+def state_secrets(url: str) -> list[str]:
+    """The state URL's password and secret parameters, not a user name without a password:
+    that is no secret, and masking it would mask it in every word (`postgres`, `postgresql`)."""
+    userinfo = urlsplit(url).netloc.rpartition("@")[0]
+    return [s for s in url_secrets(url) if ":" in userinfo or s != userinfo]
 
 
 def _path(value: object, key: str, base: Path) -> Path:

@@ -43,6 +43,7 @@ __all__ = [
     "database_errors",
     "database_trouble",
     "entry_uid",
+    "migrate_to",
     "node_id",
     "open_reader",
     "open_store",
@@ -87,6 +88,15 @@ def _postgres_store() -> type[PostgresStore]:
             "pip install 'syndicator[cluster]'",
         ) from exc
     return PostgresStore
+
+
+def migrate_to(path: Path, url: str) -> dict[str, int]:
+    """Copy the SQLite state at `path` into the empty PostgreSQL database at `url` (migrate.py);
+    the rows copied per table."""
+    _postgres_store()  # psycopg is there, or a ConfigError says how to install it
+    from syndicator.store.migrate import copy_state
+
+    return copy_state(path, url)
 
 
 def database_trouble(where: Path | str, exc: Exception) -> StoreError | None:

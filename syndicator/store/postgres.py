@@ -50,10 +50,6 @@ MAX_KEY_LOCKS = 512  # advisory locks one poll may hold; past this it takes the 
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise
 
 
-def is_postgres_url(value: str) -> bool:
-    return value.lower().startswith(("postgresql://", "postgres://"))
-
-
 def database_trouble(url: str, exc: psycopg.Error) -> StoreError:
     """A psycopg error as one line that names the database (its URL without credentials) and
     says what to do: an unreachable or full server is the operator's to fix, not a bug."""
@@ -83,6 +79,14 @@ def database_trouble(url: str, exc: psycopg.Error) -> StoreError:
     else:
         advice = "see the PostgreSQL server's log"
     return StoreError(f"state database {where}: {text}; {advice}")
+
+
+def _text(values: Sequence[Any]) -> list[Any]:
+    """PostgreSQL's text holds no NUL character, which a feed can carry (`&#0;` in a title):
+    it is stored as U+FFFD, so such an entry is stored as on SQLite, not refused."""
+    return [
+        v.replace("\x00", "\ufffd") if isinstance(v, str) and "\x00" in v else v for v in values
+    ]
 
 
 @lru_cache(maxsize=512)
@@ -123,12 +127,22 @@ class _Connection:
     def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
         if not parameters:
             return self.live().execute(sql)  # without parameters psycopg reads no placeholder
-        return self.live().execute(_placeholders(sql), parameters)
+        return self.live().execute(_placeholders(sql), _text(parameters))
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
         cursor = self.live().cursor()
-        cursor.executemany(_placeholders(sql), list(parameters))
+        cursor.executemany(_placeholders(sql), [_text(row) for row in parameters])
         return cursor
+
+    def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Rows into a table by COPY (inside the caller's transaction); how many."""
+        count = 0
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self.live().cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(_text(row))
+                count += 1
+        return count
 
     def close(self) -> None:
         self._conn.close()
@@ -203,6 +217,35 @@ class PostgresStore(SQLStore):
 
     def close(self) -> None:
         self._pg.close()
+
+    def load(
+        self, tables: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any]]]], dirty: set[str]
+    ) -> dict[str, int]:
+        """Fill an empty database with another state's rows, ids kept, in one transaction
+        (`syndicator migrate`): a half-copied state is never left behind. `dirty` are the feeds
+        still to be written. Returns the rows copied per table."""
+        counts: dict[str, int] = {}
+        with self._transaction():
+            (sources,) = self._db.execute("SELECT count(*) FROM sources").fetchone()
+            (entries,) = self._db.execute("SELECT count(*) FROM entries").fetchone()
+            (outbox,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+            (forgotten,) = self._db.execute("SELECT count(*) FROM forgotten").fetchone()
+            if sources or entries or outbox or forgotten:
+                raise StoreError(
+                    f"state database {redact_url(self.url)} already holds a Syndicator state "
+                    f"({sources} sources, {entries} entries, {outbox} outbox rows, {forgotten} "
+                    "forgotten entries): migrate copies into an empty database; name another "
+                    "database or schema, or drop these tables first"
+                )
+            for table, columns, rows in tables:
+                counts[table] = self._pg.copy(table, columns, rows)
+            for table in ("entries", "outbox"):  # new rows get ids after the copied ones
+                self._db.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"coalesce(max(id), 0) + 1, false) FROM {table}"
+                )
+            self._put_dirty(dirty)
+        return counts
 
     # -- the story decision beside other writers -------------------------------------------
 

@@ -244,7 +244,6 @@ CREATE TABLE IF NOT EXISTS host_starts (host TEXT PRIMARY KEY, last_start DOUBLE
 
 # The tables `migrate --to` copies, parents first, with the columns both databases share.
 COPIED = {
-    "meta": ("key", "value"),
     "sources": (
         "name", "etag", "last_modified", "last_status", "last_error", "last_attempt",
         "last_success", "next_poll", "failures", "unhealthy",
