@@ -432,3 +432,13 @@ def test_a_reader_creates_nothing_and_writes_nothing(backend: Backend) -> None:
             reader.save_state(SourceState("s"))
     finally:
         reader.close()
+
+
+def test_a_nul_character_from_a_feed_is_stored_on_either_database(store: SQLStore) -> None:
+    """`&#0;` in a title reaches the store as a NUL, which PostgreSQL's text cannot hold: it is
+    stored as U+FFFD there, instead of failing the source's every poll."""
+    entry = new("k", title="a\x00b")
+    store.save_poll(SourceState("src"), [entry], [], 1.0)
+    ((_, _, raw),) = list(store.raw_entries())
+    assert raw.title in ("a\x00b", "a\ufffdb")
+    assert [e.title.replace("\ufffd", "\x00") for e in store.feed_entries(None, 10)] == ["a\x00b"]
