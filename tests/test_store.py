@@ -36,7 +36,7 @@ from syndicator.store import (
 )
 from syndicator.store.postgres import PostgresStore
 from syndicator.stories import sketch
-from tests.conftest import DATA, Backend
+from tests.conftest import DATA, Backend, postgres_admin
 
 T = TypeVar("T")
 
@@ -442,3 +442,21 @@ def test_a_nul_character_from_a_feed_is_stored_on_either_database(store: SQLStor
     ((_, _, raw),) = list(store.raw_entries())
     assert raw.title in ("a\x00b", "a\ufffdb")
     assert [e.title.replace("\ufffd", "\x00") for e in store.feed_entries(None, 10)] == ["a\x00b"]
+
+
+def test_a_connection_the_server_dropped_is_made_again(postgres_url: str) -> None:
+    """A database restart ends every connection: the operation under way fails as one line,
+    and the next one connects again."""
+    store = PostgresStore(postgres_url)
+    try:
+        store.save_state(SourceState("s"))
+        with postgres_admin() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [store.backend_pid])
+        failed = pytest.raises(StoreError, match=r"^state database postgresql://\*\*\*@.*: ")
+        with failed, database_errors(postgres_url):
+            store.source_states()
+        assert list(store.source_states()) == ["s"]
+        store.save_state(SourceState("t"))
+        assert sorted(store.source_states()) == ["s", "t"]
+    finally:
+        store.close()

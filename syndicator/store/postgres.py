@@ -180,6 +180,11 @@ class PostgresStore(SQLStore):
         except psycopg.Error as exc:
             raise database_trouble(url, exc) from exc
 
+    @property
+    def backend_pid(self) -> int:
+        """The server process of this connection (pg_stat_activity, pg_terminate_backend)."""
+        return int(self._pg.live().info.backend_pid)
+
     def exists(self) -> bool:
         """Whether Syndicator's tables are there (a read-only store creates nothing)."""
         (found,) = self._db.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
