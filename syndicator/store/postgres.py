@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -216,6 +216,9 @@ class PostgresStore(SQLStore):
                 yield
         finally:
             self._pg.in_transaction = False
+
+    def _batched(self) -> AbstractContextManager[object]:
+        return self._pg.live().pipeline()
 
     def _transient(self, exc: BaseException) -> bool:
         return isinstance(exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)

@@ -25,7 +25,7 @@ import json
 import logging
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -115,6 +115,11 @@ class SQLStore(Reports):
 
     def _transaction(self) -> AbstractContextManager[None]:
         raise NotImplementedError
+
+    def _batched(self) -> AbstractContextManager[object]:
+        """Statements inside are sent together, their results read at the end (PostgreSQL's
+        pipeline: one round trip instead of one each); a plain block elsewhere."""
+        return nullcontext()
 
     def _lock_poll(self, source: str, entries: Sequence[NewEntry]) -> None:
         """Before a poll's stories are decided: wait for every other writer that could be
@@ -382,8 +387,8 @@ class SQLStore(Reports):
             self._lock_poll(state.name, entries)
             saved = [self._put_entry(e, now, touched) for e in entries]
             for channel, index, topics in alerts:
-                entry_id, group = saved[index]
-                self._put_alert(channel, entry_id, group, topics, now)
+                entry_id = saved[index]
+                self._put_alert(channel, entry_id, topics, now)
             self._put_notices(notices, now)
             self._put_states([state])
             self._put_dirty([*dirty, *touched])  # last: a shared mark is held the least time
@@ -398,9 +403,8 @@ class SQLStore(Reports):
         with self._transaction():
             self._put_dirty(feeds)
 
-    def _put_entry(self, e: NewEntry, now: float, touched: set[str]) -> tuple[int, list[int]]:
-        """Upsert one entry and decide its story; returns its id and the other entries of the
-        same story."""
+    def _put_entry(self, e: NewEntry, now: float, touched: set[str]) -> int:
+        """Upsert one entry and decide its story; returns its id."""
         p, c = e.parsed, e.clean
         published = p.published.timestamp() if p.published else None
         stamp = p.updated or p.published
@@ -439,21 +443,29 @@ class SQLStore(Reports):
             ),
         ).fetchone()
         entry_id, dup_of = int(row[0]), row[1]
-        self._put_hits(entry_id, e.hits)
         story = _Story(entry_id, p.key, published if published is not None else updated,
                        stories.StoryText(e.source, c.title, c.text, c.link), e.sketch)
-        self._db.execute("DELETE FROM story_keys WHERE entry_id=?", (entry_id,))
-        self._put_keys(story)
-        head = self._join_story(story, None if dup_of is None else int(dup_of), touched)
-        return entry_id, self._group(head, entry_id)
+        with self._batched():
+            self._put_hits(entry_id, e.hits)
+            self._db.execute("DELETE FROM story_keys WHERE entry_id=?", (entry_id,))
+            self._put_keys(story)
+            copies = self._db.execute("SELECT 1 FROM entries WHERE dup_of=? LIMIT 1", (entry_id,))
+        has_copies = copies.fetchone() is not None
+        self._join_story(story, None if dup_of is None else int(dup_of), touched, has_copies)
+        return entry_id
 
     def _put_keys(self, story: _Story) -> None:
-        self._db.executemany(
-            "INSERT INTO story_keys (key, stamp, entry_id) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-            [(key, float(story.stamp), story.id) for key in story.sketch],
-        )
+        if story.sketch:
+            rows = ",".join("(?,?,?)" for _ in story.sketch)
+            self._db.execute(
+                f"INSERT INTO story_keys (key, stamp, entry_id) VALUES {rows} "
+                "ON CONFLICT DO NOTHING",
+                [v for key in story.sketch for v in (key, float(story.stamp), story.id)],
+            )
 
-    def _join_story(self, story: _Story, dup_of: int | None, touched: set[str]) -> int:
+    def _join_story(
+        self, story: _Story, dup_of: int | None, touched: set[str], has_copies: bool = False
+    ) -> int:
         """Find the story this entry tells among the entries published within the window, on
         the evidence of stories.compare, and make the most complete version stand for it.
         Returns the id of the entry that now stands for the story."""
@@ -463,9 +475,7 @@ class SQLStore(Reports):
                 return dup_of
             log.info("story: entry %d no longer tells story %d: %s", story.id, dup_of, verdict.why)
             self._db.execute("UPDATE entries SET dup_of=NULL, dup_why=NULL WHERE id=?", (story.id,))
-        elif self._db.execute(
-            "SELECT 1 FROM entries WHERE dup_of=? LIMIT 1", (story.id,)
-        ).fetchone():
+        elif has_copies:
             return story.id  # it stands for copies already: it stays their story
         new_rank = stories.rank(story.text.text, story.text.source, story.key)
         for _ in range(JOIN_TRIES):
@@ -514,29 +524,39 @@ class SQLStore(Reports):
         low, high = story.stamp - self.story_window, story.stamp + self.story_window
         found: dict[int, int] = {}
         link = stories.link_key(story.text.link)
-        if link is not None:
-            for (other,) in self._db.execute(
-                "SELECT id FROM entries WHERE story=? AND id<>? "
-                "AND coalesce(published, updated) BETWEEN ? AND ? ORDER BY id LIMIT ?",
-                (link, story.id, low, high, MAX_CANDIDATES),
-            ).fetchall():
-                found[int(other)] = len(story.sketch) + 1
-        if story.sketch:
-            marks = ",".join("?" * len(story.sketch))
-            for other, shared in self._db.execute(
-                f"SELECT entry_id, count(*) AS shared FROM story_keys WHERE key IN ({marks}) "
-                "AND stamp BETWEEN ? AND ? AND entry_id<>? GROUP BY entry_id "
-                "HAVING count(*) >= ? ORDER BY shared DESC, entry_id LIMIT ?",
-                (*story.sketch, low, high, story.id, MIN_SHARED, MAX_CANDIDATES),
-            ).fetchall():
-                found[int(other)] = max(found.get(int(other), 0), int(shared))
+        by_link = by_sketch = None
+        with self._batched():
+            if link is not None:
+                by_link = self._db.execute(
+                    "SELECT id FROM entries WHERE story=? AND id<>? "
+                    "AND coalesce(published, updated) BETWEEN ? AND ? ORDER BY id LIMIT ?",
+                    (link, story.id, low, high, MAX_CANDIDATES),
+                )
+            if story.sketch:
+                marks = ",".join("?" * len(story.sketch))
+                by_sketch = self._db.execute(
+                    f"SELECT entry_id, count(*) AS shared FROM story_keys WHERE key IN ({marks}) "
+                    "AND stamp BETWEEN ? AND ? AND entry_id<>? GROUP BY entry_id "
+                    "HAVING count(*) >= ? ORDER BY shared DESC, entry_id LIMIT ?",
+                    (*story.sketch, low, high, story.id, MIN_SHARED, MAX_CANDIDATES),
+                )
+        for (other,) in by_link.fetchall() if by_link is not None else ():
+            found[int(other)] = len(story.sketch) + 1
+        for other, shared in by_sketch.fetchall() if by_sketch is not None else ():
+            found[int(other)] = max(found.get(int(other), 0), int(shared))
+        if not found:
+            return
+        marks = ",".join("?" * len(found))
+        head_of = {  # an entry forgotten meanwhile by another writer is not there
+            int(other): int(other) if dup_of is None else int(dup_of)
+            for other, dup_of in self._db.execute(
+                f"SELECT id, dup_of FROM entries WHERE id IN ({marks})", list(found)
+            ).fetchall()
+        }
         heads: dict[int, int] = {}
         for other, score in sorted(found.items(), key=lambda item: (-item[1], item[0])):
-            row = self._db.execute("SELECT dup_of FROM entries WHERE id=?", (other,)).fetchone()
-            if row is None:  # forgotten meanwhile by another writer
-                continue
-            head = other if row[0] is None else int(row[0])
-            if head != story.id:
+            head = head_of.get(other)
+            if head is not None and head != story.id:
                 heads.setdefault(head, score)
         for head in heads:
             row = self._db.execute(
@@ -603,22 +623,13 @@ class SQLStore(Reports):
             )
         return len(changed)
 
-    def _group(self, head: int, exclude: int) -> list[int]:
-        rows = self._db.execute(
-            "SELECT id FROM entries WHERE (id=? OR dup_of=?) AND id<>?", (head, head, exclude)
-        )
-        return [int(r[0]) for r in rows]
-
-    def _put_alert(
-        self, channel: str, entry_id: int, group: list[int], topics: tuple[str, ...], now: float
-    ) -> bool:
+    def _put_alert(self, channel: str, entry_id: int, topics: tuple[str, ...], now: float) -> bool:
         """One outbox row, for the topics not yet alerted for this story on this channel;
         False when there is none to add (all alerted, or this entry was alerted already)."""
-        if group:
-            done = self._alerted_topics(channel, group)
-            topics = tuple(t for t in topics if t not in done)
-            if not topics:
-                return False
+        done = self._alerted_topics(channel, entry_id)
+        topics = tuple(t for t in topics if t not in done)
+        if not topics:
+            return False
         added = self._db.execute(
             "INSERT INTO outbox (channel, entry_id, topics, created) VALUES (?,?,?,?) "
             "ON CONFLICT DO NOTHING",
@@ -626,16 +637,18 @@ class SQLStore(Reports):
         ).rowcount
         return bool(added)
 
-    def _alerted_topics(self, channel: str, entry_ids: Sequence[int]) -> set[str]:
+    def _alerted_topics(self, channel: str, entry_id: int) -> set[str]:
+        """The topics alerted on a channel for the other entries of this entry's story, as the
+        story stands now (its standing entry and every copy)."""
+        head = "(SELECT coalesce(dup_of, id) FROM entries WHERE id=?)"
         done: set[str] = set()
-        for start in range(0, len(entry_ids), CHUNK):
-            chunk = list(entry_ids[start : start + CHUNK])
-            marks = ",".join("?" * len(chunk))
-            for (topics,) in self._db.execute(
-                f"SELECT topics FROM outbox WHERE channel=? AND entry_id IN ({marks})",
-                [channel, *chunk],
-            ):
-                done.update(json.loads(topics))
+        for (topics,) in self._db.execute(
+            "SELECT topics FROM outbox WHERE channel=? AND entry_id IN ("
+            f"SELECT id FROM entries WHERE id = {head} AND id<>? "
+            f"UNION ALL SELECT id FROM entries WHERE dup_of = {head} AND id<>?)",
+            (channel, entry_id, entry_id, entry_id, entry_id),
+        ):
+            done.update(json.loads(topics))
         return done
 
     def _put_hits(self, entry_id: int, hits: Sequence[TopicHit]) -> None:
@@ -698,7 +711,7 @@ class SQLStore(Reports):
 
         def work() -> int:
             queued = sum(
-                self._put_alert(channel, entry_id, self._group(entry_id, entry_id), topics, now)
+                self._put_alert(channel, entry_id, topics, now)
                 for channel, entry_id, topics in alerts
             )
             self._db.execute("DELETE FROM regrouped")
