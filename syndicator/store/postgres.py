@@ -151,7 +151,10 @@ class _Connection:
 class PostgresStore(SQLStore):
     """The Store and ClusterStore protocols on a PostgreSQL database (or one schema of it:
     `?options=-csearch_path%3Dname` in the URL). `node` names this node (its claims, leases
-    and written feeds); `read_only=True` opens it for the reports only, creating nothing."""
+    and written feeds); `read_only=True` opens it for the reports only, creating nothing.
+
+    One connection: like SQLiteStore, a store is used by one thread at a time (a transaction
+    of another thread would run inside this one's); open one store per concurrent user."""
 
     _FOR_UPDATE = " FOR UPDATE"
     _SKIP_LOCKED = " SKIP LOCKED"

@@ -495,8 +495,8 @@ class SQLStore(Reports):
             touched.update(
                 topic
                 for (topic,) in self._db.execute(
-                    "SELECT DISTINCT topic FROM hits WHERE entry_id IN "
-                    "(SELECT id FROM entries WHERE id=? OR dup_of=?)",
+                    "SELECT DISTINCT topic FROM hits WHERE entry_id=? "
+                    "OR entry_id IN (SELECT id FROM entries WHERE dup_of=?)",
                     (copy, copy),
                 )
             )

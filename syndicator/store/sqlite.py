@@ -17,16 +17,7 @@ from pathlib import Path
 from syndicator.errors import StoreError
 from syndicator.redact import shown
 from syndicator.store import schema
-from syndicator.store.sql import MAX_CANDIDATES, MIN_SHARED, STORY_WINDOW, SQLStore, default_node
-
-__all__ = [
-    "MAX_CANDIDATES",
-    "MIN_SHARED",
-    "STORY_WINDOW",
-    "SQLiteStore",
-    "database_errors",
-    "database_trouble",
-]
+from syndicator.store.sql import STORY_WINDOW, SQLStore, default_node
 
 
 def database_trouble(path: Path, exc: sqlite3.Error) -> StoreError:
@@ -46,15 +37,6 @@ def database_trouble(path: Path, exc: sqlite3.Error) -> StoreError:
     else:
         advice = "check the disk and the file's permissions"
     return StoreError(f"state database {path}: {shown(str(exc))}; {advice}")
-
-
-@contextmanager
-def database_errors(path: Path) -> Iterator[None]:
-    """Raise any sqlite3 error inside as database_trouble()."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise database_trouble(path, exc) from exc
 
 
 class SQLiteStore(SQLStore):
