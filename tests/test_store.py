@@ -460,3 +460,42 @@ def test_a_connection_the_server_dropped_is_made_again(postgres_url: str) -> Non
         assert sorted(store.source_states()) == ["s", "t"]
     finally:
         store.close()
+
+
+def test_one_store_used_by_several_threads_at_once(postgres_url: str) -> None:
+    """A worker asks for host slots on other threads while its writer thread saves polls: on
+    PostgreSQL each thread has a connection of its own, so each transaction is its own."""
+    store = PostgresStore(postgres_url, node="worker")
+    other = PostgresStore(postgres_url, node="other")
+    try:
+
+        def save(n: int) -> None:
+            for i in range(15):
+                entries = [
+                    dataclasses.replace(new(f"t{i}-{k}", title=f"T{n}.{i}.{k}"), source=f"s{n}")
+                    for k in range(3)
+                ]
+                store.save_poll(SourceState(f"s{n}"), entries, [], float(i))
+
+        def slots(n: int) -> None:
+            for i in range(30):
+                holder = f"h{n}-{i}"
+                assert store.acquire_host(f"host{n}", holder, 1, 0.0, float(i), 60.0) == i
+                store.release_host(f"host{n}", holder)
+
+        _at_once(partial(save, 0), partial(save, 1), partial(slots, 0), partial(slots, 1))
+        assert {n: s.entries for n, s in other.source_states().items()} == {"s0": 45, "s1": 45}
+        for n in range(2):  # every slot was released: one is free for another node
+            assert other.acquire_host(f"host{n}", "x", 1, 0.0, 100.0, 60.0) == 100.0
+    finally:
+        store.close()
+        other.close()
+
+
+def test_one_sources_state_is_read_alone(store: SQLStore) -> None:
+    entry = dataclasses.replace(new("x"), source="a")
+    store.save_poll(SourceState("a", validators=Validators(etag='"1"')), [entry], [], 1.0)
+    store.save_state(SourceState("b", failures=2))
+    assert store.source_state("a") == store.source_states()["a"]
+    assert store.source_state("a") == SourceState("a", Validators(etag='"1"'), entries=1)
+    assert store.source_state("nope") is None

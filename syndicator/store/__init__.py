@@ -50,6 +50,12 @@ __all__ = [
 ]
 
 
+if TYPE_CHECKING:
+
+    def _keeps_the_protocols(store: SQLStore) -> ClusterStore:
+        return store  # mypy: both implementations are ClusterStores (hence Stores)
+
+
 def node_id(config: Config) -> str:
     """This node among those sharing a database: the host and the directory it publishes to
     (two schedulers on one host writing one output_dir are one node, as far as feeds go)."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
@@ -96,15 +97,19 @@ def _placeholders(sql: str) -> str:
 
 
 class _Connection:
-    """A psycopg connection that speaks the `?` of the shared queries, in autocommit mode (a
-    read is its own statement; writes are in explicit transactions), made again when the
-    server dropped it (a restart), between transactions."""
+    """psycopg connections that speak the `?` of the shared queries: one per thread that uses
+    the store (a worker asks for host slots on other threads while its writer thread saves a
+    poll: each is its own transaction), in autocommit mode (a read is its own statement;
+    writes are in explicit transactions), made again when the server dropped one (a
+    restart), between transactions."""
 
     def __init__(self, url: str, read_only: bool) -> None:
         self._url = url
         self._read_only = read_only
-        self.in_transaction = False
-        self._conn = self._connect()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[psycopg.Connection[Any]] = []
+        self.live()  # a wrong URL or a server that does not answer fails the open, not later
 
     def _connect(self) -> psycopg.Connection[Any]:
         given = conninfo_to_dict(self._url)
@@ -118,11 +123,25 @@ class _Connection:
             conn.execute("SET default_transaction_read_only = on")
         return conn
 
+    @property
+    def in_transaction(self) -> bool:
+        return bool(getattr(self._local, "in_transaction", False))
+
+    @in_transaction.setter
+    def in_transaction(self, value: bool) -> None:
+        self._local.in_transaction = value
+
     def live(self) -> psycopg.Connection[Any]:
-        if self._conn.closed and not self.in_transaction:
+        """This thread's connection, made (again) when there is none or it was dropped."""
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is not None and (not conn.closed or self.in_transaction):
+            return conn
+        if conn is not None:
             log.info("store: connecting to the state database again")
-            self._conn = self._connect()
-        return self._conn
+        fresh = self._local.conn = self._connect()
+        with self._lock:
+            self._open = [c for c in self._open if c is not conn] + [fresh]
+        return fresh
 
     def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
         if not parameters:
@@ -145,7 +164,10 @@ class _Connection:
         return count
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            for conn in self._open:
+                conn.close()
+            self._open = []
 
 
 class PostgresStore(SQLStore):
@@ -153,8 +175,8 @@ class PostgresStore(SQLStore):
     `?options=-csearch_path%3Dname` in the URL). `node` names this node (its claims, leases
     and written feeds); `read_only=True` opens it for the reports only, creating nothing.
 
-    One connection: like SQLiteStore, a store is used by one thread at a time (a transaction
-    of another thread would run inside this one's); open one store per concurrent user."""
+    Each thread that uses the store has its own connection, so its transactions are its own.
+    """
 
     _FOR_UPDATE = " FOR UPDATE"
     _SKIP_LOCKED = " SKIP LOCKED"

@@ -24,10 +24,19 @@ class Reports:
 
     def source_states(self) -> dict[str, SourceState]:
         """Every source's stored state, with its number of stored entries."""
+        return self._states("")
+
+    def source_state(self, name: str) -> SourceState | None:
+        """One source's stored state (a worker about to poll it), None before its first."""
+        return self._states(" WHERE s.name = ?", name).get(name)
+
+    def _states(self, where: str, *params: object) -> dict[str, SourceState]:
         rows = self._db.execute(
             "SELECT s.name, etag, last_modified, last_status, last_error, last_attempt, "
             "last_success, next_poll, failures, "
             "(SELECT count(*) FROM entries e WHERE e.source = s.name), unhealthy FROM sources s"
+            + where,
+            params,
         )
         return {
             r[0]: SourceState(
