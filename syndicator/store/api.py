@@ -110,7 +110,9 @@ class Store(Protocol):
 
 
 class ClusterStore(Store, Protocol):
-    """What several schedulers and workers on one database need besides the Store."""
+    """What several schedulers and workers on one database need besides the Store. A
+    PostgresStore may be used by several threads at once (a connection each); a SQLiteStore
+    by one thread at a time."""
 
     # -- scheduler leases: a source is polled by one node per interval
     def sync_sources(self, names: Iterable[str]) -> None: ...
