@@ -25,9 +25,11 @@ from syndicator import __version__
 from syndicator.config import (
     INTERVAL,
     http_url,
+    is_postgres_url,
     load_config,
     parse_config,
     parse_duration,
+    state_secrets,
 )
 from syndicator.errors import (
     ConfigError,
@@ -41,8 +43,14 @@ from syndicator.match import explain_match, parse_query
 from syndicator.model import Fetched, Validators
 from syndicator.pipeline import CycleReport, Pipeline
 from syndicator.publish import write_atomic
-from syndicator.redact import SafeFormatter, redact_text, shown, text_block
-from syndicator.store import Store, database_errors, open_reader, open_store
+from syndicator.redact import (
+    SafeFormatter,
+    redact_text,
+    remember_secrets,
+    shown,
+    text_block,
+)
+from syndicator.store import Store, database_errors, migrate_to, open_reader, open_store
 
 # The modules of the other commands (opml, config_edit, discover, overview, service, serve:
 # lxml, tomlkit, APScheduler, http.server)
@@ -72,6 +80,8 @@ EXAMPLES = {
     "  syndicator worker --config /etc/syndicator/config.toml",
     "copies": "examples:\n  syndicator copies            # every published story with copies\n"
     "  syndicator copies Tokio      # those whose title or link contains 'Tokio'",
+    "migrate": "example:\n  syndicator migrate --to postgresql://syndicator@db.lan/syndicator\n"
+    "  (then set [syndicator] state to that URL in the config of every node)",
 }
 
 
@@ -156,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     copies.add_argument("search", nargs="?", help="only entries whose title or link contain this")
     copies.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     copies.add_argument("--config", default="config.toml", help=config_help)
+
+    migrate = _sub(sub, "migrate", "copy the SQLite state into an empty PostgreSQL database")
+    migrate.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
+    migrate.add_argument("--config", default="config.toml", help=config_help)
     return parser
 
 
@@ -215,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_worker(Path(args.config), args.concurrency, logging.root.level)
         if args.command == "copies":
             return _copies(Path(args.config), args.search, args.limit)
+        if args.command == "migrate":
+            return _migrate(Path(args.config), args.to)
     except ConfigError as exc:
         _say(f"syndicator: invalid config: {exc}", sys.stderr)
         return 2
@@ -249,7 +265,7 @@ def _run(path: Path, once: bool) -> int:
                 logging.getLogger("syndicator.pipeline").setLevel(logging.WARNING)
             pipeline = make_pipeline(config, store, progress=bar)
             try:
-                with database_errors(config.state):
+                with database_errors(config.state_location):
                     report = pipeline.run_cycle(once=True)
             finally:
                 pipeline.close()
@@ -302,12 +318,37 @@ def _copies(path: Path, search: str | None, limit: int) -> int:
     return 0
 
 
+def _migrate(path: Path, url: str) -> int:
+    """The config's SQLite state copied into an empty PostgreSQL database, in one transaction."""
+    remember_secrets(*state_secrets(url))
+    if not is_postgres_url(url):
+        _say(f"syndicator: migrate --to: expected a postgresql:// URL, got {url!r}", sys.stderr)
+        return 2
+    config = load_config(path)
+    if config.state_url is not None:
+        raise ConfigError(
+            "syndicator.state",
+            "names a PostgreSQL database already: migrate copies the SQLite state a config "
+            "names (run it with the config that still names the file)",
+        )
+    with database_errors(url):
+        counts = migrate_to(config.state, url)
+    _say(
+        f"copied the state {config.state} to {url}: {counts['sources']} sources, "
+        f"{counts['entries']} entries ({counts['story_keys']} story keys, {counts['hits']} "
+        f"topic hits), {counts['outbox']} outbox rows, {counts['forgotten']} forgotten entries, "
+        f"{counts['dirty_feeds']} feeds to write"
+    )
+    _say(f'now set [syndicator] state = "{url}" in {path} (and in every node\'s config)')
+    return 0
+
+
 def _reclean(path: Path) -> int:
     config = load_config(path)
     store = open_store(config)
     try:
         report = CycleReport()
-        with database_errors(config.state):
+        with database_errors(config.state_location):
             count = Pipeline(config, store, senders=[]).reclean(report)
     finally:
         store.close()
@@ -472,7 +513,7 @@ def _remove(path: Path, name: str) -> int:
     if source is None:
         _say(f"syndicator: no source named {name!r} (see: syndicator list)", sys.stderr)
         return 1
-    with _reader(config.state) as store:  # read first: a failure changes nothing
+    with _reader(config.state_location) as store:  # read first: a failure changes nothing
         stored = store.entry_counts().get(name, 0) if store is not None else 0
     _edit_sources(path, lambda text: remove_source(text, name))
     _say(f'removed source "{name}" ({source.url}) from {path}')
@@ -490,7 +531,7 @@ def _list(path: Path) -> int:
     from syndicator.overview import render_list
 
     config = load_config(path)
-    with _reader(config.state) as store:
+    with _reader(config.state_location) as store:
         states = store.source_states() if store is not None else None
     sys.stdout.write(render_list(config.sources, states, time.time()))
     return 0
@@ -560,18 +601,18 @@ def _show_status(path: Path) -> int:
     from syndicator.overview import read_summary, render_status
 
     config = load_config(path)
-    with _reader(config.state) as store:
+    with _reader(config.state_location) as store:
         snap = read_summary(store, config.output_dir) if store is not None else None
     sys.stdout.write(render_status(config, snap, time.time()))
     return 0
 
 
 @contextmanager
-def _reader(path: Path) -> Iterator[Store | None]:
+def _reader(where: Path | str) -> Iterator[Store | None]:
     """The state read-only for a report (None before the first run); a damaged or locked
-    database is one line naming the file (store.database_trouble)."""
-    with database_errors(path):
-        store = open_reader(path)
+    database is one line naming it (store.database_trouble)."""
+    with database_errors(where):
+        store = open_reader(where)
         try:
             yield store
         finally:

@@ -60,7 +60,7 @@ def require_cluster(config: Config) -> ClusterSettings:
     """The [cluster] settings, and a state the nodes can share; a ConfigError naming the key."""
     if config.cluster is None:
         raise ConfigError("cluster", "needs a [cluster] table with broker = 'redis://…'")
-    if not getattr(config, "state_url", None):
+    if not config.state_url:
         raise ConfigError(
             "syndicator.state",
             "a cluster shares its state: set it to a postgresql:// URL (syndicator migrate "
@@ -175,7 +175,7 @@ def _worker() -> WorkerPipeline:
     if _WORKER is None:
         assert _CONFIG_PATH is not None, "worker started without a config"
         config = load_config(_CONFIG_PATH)
-        _WORKER = WorkerPipeline(config, open_store(config))  # type: ignore[arg-type]
+        _WORKER = WorkerPipeline(config, open_store(config))
     return _WORKER
 
 

@@ -167,7 +167,7 @@ class ClusterSettings:
 @dataclass(frozen=True)
 class Config:
     path: Path
-    state: Path
+    state: Path  # the SQLite file (where it would be, when state_url is set)
     output_dir: Path
     interval: float
     max_entries: int
@@ -183,6 +183,12 @@ class Config:
     retain: float = 90 * 86400.0  # seconds an entry is kept after it was first seen; 0: forever
     story_window: float = 3 * 86400.0  # copies of a story are looked for this far apart
     cluster: ClusterSettings | None = None  # None: one machine, one process tree
+    state_url: str | None = None  # a PostgreSQL database instead of the SQLite file
+
+    @property
+    def state_location(self) -> Path | str:
+        """Where the state lives: the SQLite file, or the PostgreSQL URL (show it redacted)."""
+        return self.state if self.state_url is None else self.state_url
 
     @property
     def base_url(self) -> str:
@@ -272,6 +278,8 @@ def load_config(path: str | Path) -> Config:
     config = parse_config(raw, path.resolve())
     # A library that logs a source's URL (httpx at DEBUG) has its secrets masked too.
     remember_secrets(*(secret for s in config.sources for secret in url_secrets(s.url)))
+    if config.state_url is not None:  # a database password: masked in whatever is logged
+        remember_secrets(*state_secrets(config.state_url))
     return config
 
 
@@ -325,9 +333,12 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     clean_selectors = _strings(clean, "clean.drop_selectors", "drop_selectors")
     _check_rules(clean_drop, clean_selectors, sources)
 
+    state = main.get("state", DEFAULT_STATE)
+    state_url = _state_url(state)
     return Config(
         path=path,
-        state=_path(main.get("state", "state/syndicator.sqlite"), "syndicator.state", base),
+        state=_path(DEFAULT_STATE if state_url else state, "syndicator.state", base),
+        state_url=state_url,
         output_dir=_path(main.get("output_dir", "feeds"), "syndicator.output_dir", base),
         interval=interval,
         max_entries=max_entries,
@@ -717,6 +728,39 @@ def _strings(item: Mapping[str, Any], full: str, name: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(full, f"expected a list of strings, got {value!r}")
     return tuple(value)
+
+
+DEFAULT_STATE = "state/syndicator.sqlite"
+_STATE_URL = re.compile(r"(?i)postgres(?:ql)?://")
+
+
+def is_postgres_url(value: str) -> bool:
+    return bool(_STATE_URL.match(value))
+
+
+def _state_url(value: object) -> str | None:
+    """`[syndicator] state` as a PostgreSQL URL, or None for a file path. Shown redacted in
+    an error: the URL may carry the database's password."""
+    if not isinstance(value, str) or "://" not in value:
+        return None
+    if not is_postgres_url(value):
+        raise ConfigError(
+            "syndicator.state",
+            f"expected a file path or a postgresql:// URL, got {redact_url(value)!r}",
+        )
+    if _CONTROL.search(value) or any(ch.isspace() for ch in value):
+        raise ConfigError(
+            "syndicator.state",
+            f"contains a control character or a space, got {redact_url(value)!r}",
+        )
+    return value
+
+
+def state_secrets(url: str) -> list[str]:
+    """The state URL's password and secret parameters, not a user name without a password:
+    that is no secret, and masking it would mask it in every word (`postgres`, `postgresql`)."""
+    userinfo = urlsplit(url).netloc.rpartition("@")[0]
+    return [s for s in url_secrets(url) if ":" in userinfo or s != userinfo]
 
 
 def _path(value: object, key: str, base: Path) -> Path:

@@ -162,7 +162,7 @@ def render_status(config: Config, snap: Summary | None, now: float) -> str:
     """`syndicator status`: sources, topics, feeds, alerts on one screen."""
     out = [f"Syndicator status  ({config.path})"]
     if snap is None:
-        out.append(f"never run: no state database at {config.state}")
+        out.append(f"never run: no state database at {config.state_location}")
         out.append(
             f"{len(config.sources)} sources and {len(config.topics)} topics configured; "
             "start with: syndicator run --once"
@@ -234,7 +234,7 @@ def _screen(text: str) -> str:
 def render_check(config: Config) -> str:
     """`syndicator check`: what `run` would do with this config."""
     out = [f"config {config.path} is valid", ""]
-    out.append(f"state database: {config.state}")
+    out.append(f"state database: {config.state_location}")
     feeds = ", ".join(["all.atom", *(f"{t.name}.atom" for t in config.topics)])
     out.append(f"output: {config.output_dir}  ({feeds}; newest {config.max_entries} each)")
     if config.server is not None:

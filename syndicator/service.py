@@ -115,7 +115,7 @@ class Service:
         signal.signal(signal.SIGHUP, self._hup)
         if self.server is not None:
             try:
-                with database_errors(self.pipeline.config.state):
+                with database_errors(self.pipeline.config.state_location):
                     self.server.status = snapshot(self.pipeline)
             except StoreError as exc:  # the first cycle reports it, and retries
                 log.debug("no status before the first cycle: %s", exc)
@@ -155,7 +155,7 @@ class Service:
         """One cycle on the scheduler's thread; returns when the next one is wanted."""
         self._idle.clear()
         try:
-            with database_errors(self.pipeline.config.state):
+            with database_errors(self.pipeline.config.state_location):
                 return self._one_cycle()
         except StoreError as exc:
             # A full disk, a damaged file or a database that went away is the operator's to

@@ -1,11 +1,13 @@
 """Real parts for the tests: a loopback HTTP server serving real feed files, a loopback SMTP
-server (aiosmtpd), and a helper that runs the installed `syndicator` command."""
+server (aiosmtpd), a helper that runs the installed `syndicator` command, and the store on each
+database it runs on: SQLite on disk, and PostgreSQL (a schema of its own per test)."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from syndicator.store import SQLiteStore, SQLStore
 
 DATA = Path(__file__).parent / "data"
 REAL = DATA / "real"
@@ -272,3 +276,95 @@ def wait_until(check: Callable[[], bool], proc: subprocess.Popen[str], limit: fl
     proc.kill()
     out, err = proc.communicate()
     raise AssertionError(f"condition never became true; the process said:\n{out}\n{err}")
+
+
+# -- the store on every database ------------------------------------------------------------
+
+# The PostgreSQL every machine of this project runs (trust auth); a test never skips without it.
+POSTGRES = os.environ.get("SYNDICATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_admin() -> Any:
+    """A connection to the test database, or the test fails saying PostgreSQL does not answer."""
+    import psycopg
+
+    try:
+        return psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL does not answer at {POSTGRES} ({' '.join(str(exc).split())}); the store "
+            "tests run against it: start it, or name another in $SYNDICATOR_TEST_POSTGRES",
+            pytrace=False,
+        )
+
+
+def schema_url(schema: str) -> str:
+    """The test database's URL with `schema` first on the search path."""
+    return f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema of its own in the test database (its URL), dropped afterwards."""
+    name = f"syn_{secrets.token_hex(6)}"
+    with postgres_admin() as admin:
+        admin.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield schema_url(name)
+    finally:
+        with postgres_admin() as admin:
+            admin.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with postgres_schema() as url:
+        yield url
+
+
+@dataclass
+class Backend:
+    """One state database for a test: `open()` it as many stores (nodes) as the test needs."""
+
+    kind: str  # "sqlite" or "postgres"
+    where: Path | str
+    opened: list[SQLStore] = field(default_factory=list)
+
+    def open(
+        self, story_window: float | None = None, node: str = "node-a", read_only: bool = False
+    ) -> SQLStore:
+        window = {} if story_window is None else {"story_window": story_window}
+        store: SQLStore
+        if isinstance(self.where, Path):
+            store = SQLiteStore(self.where, **window, node=node, read_only=read_only)
+        else:
+            from syndicator.store.postgres import PostgresStore
+
+            store = PostgresStore(self.where, **window, node=node, read_only=read_only)
+        self.opened.append(store)
+        return store
+
+    def close(self) -> None:
+        for store in self.opened:
+            store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The state on SQLite, then on PostgreSQL: the store's suite runs against both."""
+    if request.param == "sqlite":
+        found = Backend("sqlite", tmp_path / "s.sqlite")
+        yield found
+        found.close()
+        return
+    with postgres_schema() as url:
+        found = Backend("postgres", url)
+        try:
+            yield found
+        finally:
+            found.close()
+
+
+@pytest.fixture
+def store(backend: Backend) -> SQLStore:
+    return backend.open()

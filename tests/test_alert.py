@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from syndicator.alert import deliver, retry_delay
+from syndicator.alert import CLAIM_TTL, deliver, retry_delay
 from syndicator.alert.console import ConsoleSender
 from syndicator.alert.email import EmailSender
 from syndicator.config import EmailAlert
@@ -21,8 +23,8 @@ from syndicator.model import (
     SourceState,
     StoredEntry,
 )
-from syndicator.store import SQLiteStore
-from tests.conftest import Mailbox
+from syndicator.store import SQLiteStore, SQLStore
+from tests.conftest import Backend, Mailbox
 
 
 def channel(port: int) -> EmailAlert:
@@ -353,3 +355,70 @@ def test_an_exception_in_one_channel_is_its_failed_attempt(
     assert deliver(store, [console], now=11) == (0, 0)  # back-off: not yet
     assert deliver(store, [console], now=10 + retry_delay(0)) == (1, 0)
     assert reopened.getvalue().startswith("ALERT [nato] Title")
+
+
+# -- several nodes delivering from one database -----------------------------------------------
+
+
+def _pending(store: SQLStore, count: int) -> None:
+    entries = [
+        NewEntry("src", ParsedEntry(f"k{i}", f"Story {i}", f"https://e/{i}", ""), f"d{i}",
+                 CleanEntry(f"Story {i}", f"https://e/{i}", "", "x"), ())
+        for i in range(count)
+    ]
+    store.save_poll(SourceState("src"), entries, [("console", i, ("t",)) for i in range(count)], 0)
+
+
+def test_two_nodes_delivering_at_once_send_each_alert_once(backend: Backend) -> None:
+    nodes = [backend.open(node="a"), backend.open(node="b")]
+    _pending(nodes[0], 40)
+    outputs = [io.StringIO(), io.StringIO()]
+    start = threading.Barrier(2)
+
+    def deliver_from(i: int) -> tuple[int, int]:
+        start.wait()
+        return deliver(nodes[i], [ConsoleSender("console", outputs[i])], now=10)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(deliver_from, range(2)))
+    lines = [line for out in outputs for line in out.getvalue().splitlines()]
+    assert sorted(lines) == sorted(f"ALERT [t] Story {i} — https://e/{i} (src)" for i in range(40))
+    assert sum(sent for sent, _ in results) == 40 and nodes[1].outbox_counts() == (0, 40)
+
+
+class _Killed(BaseException):
+    """A node killed mid-send: nothing after the send runs, not even a mark_failed."""
+
+
+class _DiesOnSecond(ConsoleSender):
+    def send(self, alert: PendingAlert) -> None:
+        if alert.entry.title == "Story 1":
+            raise _Killed
+        super().send(alert)
+
+
+def test_a_node_killed_mid_send_leaves_only_the_alert_in_flight_to_its_claim(
+    backend: Backend,
+) -> None:
+    dying, other = backend.open(node="a"), backend.open(node="b")
+    _pending(dying, 5)
+    first = io.StringIO()
+    with pytest.raises(_Killed):
+        deliver(dying, [_DiesOnSecond("console", first)], now=10)
+    assert first.getvalue().splitlines() == ["ALERT [t] Story 0 — https://e/0 (src)"]
+    rest = io.StringIO()
+    assert deliver(other, [ConsoleSender("console", rest)], now=11) == (3, 0)  # not Story 1
+    assert deliver(other, [ConsoleSender("console", rest)], now=10 + CLAIM_TTL) == (1, 0)
+    assert [line.split(" — ")[0] for line in rest.getvalue().splitlines()] == [
+        "ALERT [t] Story 2", "ALERT [t] Story 3", "ALERT [t] Story 4", "ALERT [t] Story 1"
+    ]
+
+
+def test_a_digest_not_due_is_left_for_any_node(backend: Backend, smtp: tuple[Mailbox, int]) -> None:
+    box, port = smtp
+    a, b = backend.open(node="a"), backend.open(node="b")
+    _pending(a, 3)
+    sender = EmailSender(replace(channel(port), name="console", digest=60))
+    assert deliver(a, [sender], now=10) == (0, 0)  # claimed, not due: released at once
+    assert deliver(b, [sender], now=60) == (3, 0)  # long before a's claim would expire
+    assert len(box.messages) == 1

@@ -22,9 +22,9 @@ from syndicator.clean import clean_entry, load_rules
 from syndicator.decide import digest
 from syndicator.model import CleanEntry, NewEntry, ParsedEntry, SourceState
 from syndicator.parse import parse_feed
-from syndicator.store import SQLiteStore
+from syndicator.store import SQLStore
 from syndicator.stories import StoryText, compare, link_key, sketch
-from tests.conftest import DATA, REAL, FeedServer, Route, run_cli, write_config
+from tests.conftest import DATA, REAL, Backend, FeedServer, Route, run_cli, write_config
 from tests.test_service import alert_lines
 
 ARTICLE = (
@@ -211,9 +211,8 @@ def _entries(path: Path, source: str) -> list[NewEntry]:
     return out
 
 
-def test_a_real_blog_of_anchors_on_daily_pages_keeps_every_post(tmp_path: Path) -> None:
+def test_a_real_blog_of_anchors_on_daily_pages_keeps_every_post(store: SQLStore) -> None:
     """Scripting News: 41 of its posts were merged away when links lost their fragment."""
-    store = SQLiteStore(tmp_path / "s.sqlite")
     entries = _entries(REAL / "netnewswire-scriptingNews.rss", "scripting")
     assert len({link_key(e.clean.link).split("#")[0] for e in entries if e.clean.link}) < 20
     store.save_poll(SourceState("scripting"), entries, [], 1.0)
@@ -227,9 +226,8 @@ def _entry(source: str, key: str, title: str, text: str) -> NewEntry:
 
 
 def test_copies_from_other_sources_are_published_once_in_the_longest_version(
-    tmp_path: Path,
+    store: SQLStore,
 ) -> None:
-    store = SQLiteStore(tmp_path / "s.sqlite")
     store.save_poll(SourceState("a"), [_entry("a", "1", TITLE, ARTICLE)], [], 1.0)
     store.save_poll(
         SourceState("b"), [_entry("b", "9", f"(dpa) {TITLE}", ARTICLE + " Foto: dpa")], [], 2.0
@@ -252,8 +250,8 @@ def test_copies_from_other_sources_are_published_once_in_the_longest_version(
     store.close()
 
 
-def test_a_copy_outside_the_window_of_publication_is_another_story(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.sqlite", story_window=86400.0)
+def test_a_copy_outside_the_window_of_publication_is_another_story(backend: Backend) -> None:
+    store = backend.open(story_window=86400.0)
 
     def dated(entry: NewEntry, day: int) -> NewEntry:
         when = datetime(2026, 11, day, 12, tzinfo=UTC)

@@ -2,6 +2,10 @@
 
 A row is marked sent only after the channel accepted it, so a crash between the two resends at
 most that one alert; a refused send is retried later with back-off, and nothing is dropped.
+Several nodes may deliver from one database: each claims a row before sending it (claim, send,
+mark), one alert at a time (a digest: one topic's alerts at a time), so no two nodes send the
+same alert, and a node killed mid-send holds only the alert in flight, which another node sends
+once the claim expires.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from syndicator.store import Store
 log = logging.getLogger(__name__)
 
 RETRY_MAX = 3600.0
+CLAIM_TTL = 600.0  # a claimed alert not marked by then is taken to be lost with its node
 
 
 class Sender(Protocol):
@@ -69,41 +74,44 @@ def deliver(store: Store, senders: Sequence[Sender], now: float) -> tuple[int, i
 
 def _deliver_channel(store: Store, sender: Sender, now: float) -> tuple[int, int]:
     sent = 0
-    for notice in store.pending_notices(sender.name, now):
+    while claimed := store.claim_notices(sender.name, now, 1, CLAIM_TTL):
+        (notice,) = claimed
         send = partial(sender.send_notice, notice)
         if not _attempt(store, sender, [notice.id], notice.attempts, now, send, notice.subject):
             return sent, 1
         sent += 1
-    while batch := store.pending_alerts(sender.name, now):
-        if sender.digest is not None:
-            digested, failed = _deliver_digests(store, sender, batch, now)
-            return sent + digested, failed
-        for alert in batch:
-            send = partial(sender.send, alert)
-            if not _attempt(
-                store, sender, [alert.id], alert.attempts, now, send, alert.entry.title
-            ):
-                return sent, 1
-            sent += 1
+    if sender.digest is not None:
+        digested, failed = _deliver_digests(store, sender, now)
+        return sent + digested, failed
+    while claimed_alerts := store.claim_alerts(sender.name, now, 1, CLAIM_TTL):
+        (alert,) = claimed_alerts
+        send = partial(sender.send, alert)
+        if not _attempt(store, sender, [alert.id], alert.attempts, now, send, alert.entry.title):
+            return sent, 1
+        sent += 1
     return sent, 0
 
 
-def _deliver_digests(
-    store: Store, sender: Sender, pending: list[PendingAlert], now: float
-) -> tuple[int, int]:
-    """One message per topic once its oldest pending story has waited a digest period."""
+def _deliver_digests(store: Store, sender: Sender, now: float) -> tuple[int, int]:
+    """One message per topic once its oldest pending story has waited a digest period, one
+    topic at a time: each round claims the pending alerts, keeps one due topic's and releases
+    the rest, so a node that dies mid-send holds no more than that digest."""
     assert sender.digest is not None
-    by_topic: dict[str, list[PendingAlert]] = {}
-    for alert in pending:
-        by_topic.setdefault(alert.topics[0], []).append(alert)
     sent = 0
-    for topic, alerts in by_topic.items():
-        if min(a.created for a in alerts) + sender.digest > now:
-            continue
+    while claimed := store.claim_alerts(sender.name, now, 100, CLAIM_TTL):
+        by_topic: dict[str, list[PendingAlert]] = {}
+        for alert in claimed:
+            by_topic.setdefault(alert.topics[0], []).append(alert)
+        oldest = {topic: min(a.created for a in alerts) for topic, alerts in by_topic.items()}
+        due = next((t for t, first in oldest.items() if first + sender.digest <= now), None)
+        store.release(a.id for a in claimed if a.topics[0] != due)
+        if due is None:
+            break
+        alerts = by_topic[due]
         ids = [a.id for a in alerts]
         attempts = max(a.attempts for a in alerts)
-        send = partial(sender.send_digest, topic, alerts)
-        if not _attempt(store, sender, ids, attempts, now, send, f"digest {topic}"):
+        send = partial(sender.send_digest, due, alerts)
+        if not _attempt(store, sender, ids, attempts, now, send, f"digest {due}"):
             return sent, 1
         sent += len(alerts)
     return sent, 0

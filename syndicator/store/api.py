@@ -8,7 +8,12 @@ service and the reports see only this protocol, so a store is a class that keeps
 - an outbox row is unique per channel and entry, and an alert is marked sent only after it was
   delivered: a kill at any moment loses nothing and repeats at most the one alert in flight;
 - the story decision (stories.py) is asked for every new or changed entry, inside that same
-  transaction, among the entries published within the store's story window.
+  transaction, among the entries published within the store's story window;
+- an outbox row claimed by one node (`claim_alerts`) is sent by that node only, until it is
+  marked, released or its claim expires: with several nodes, each alert is sent once.
+
+ClusterStore adds what only several nodes on one database need (leases on sources, request
+slots per host); both implementations provide it, so one test suite runs against both.
 """
 
 from __future__ import annotations
@@ -43,10 +48,14 @@ def entry_uid(source: str, key: str) -> str:
 
 class Store(Protocol):
     """Durable state: sources, entries and their stories, topic hits, the alert outbox and the
-    feeds to republish. SQLiteStore is the embedded implementation."""
+    feeds to republish. SQLiteStore is the embedded implementation, PostgresStore the shared
+    one; `node` names this store among the nodes sharing its database."""
+
+    node: str
 
     # -- sources
     def source_states(self) -> dict[str, SourceState]: ...
+    def source_state(self, name: str) -> SourceState | None: ...
     def save_state(
         self, state: SourceState, notices: Sequence[NewNotice] = (), now: float = 0.0
     ) -> None: ...
@@ -84,6 +93,12 @@ class Store(Protocol):
     def next_retry(self) -> float | None: ...
     def mark_sent(self, alert_id: int, now: float) -> None: ...
     def mark_failed(self, alert_id: int, error: str, next_try: float) -> None: ...
+    # Claimed rows are this node's to send until marked sent or failed, released, or now+ttl.
+    def claim_alerts(
+        self, channel: str, now: float, limit: int, ttl: float
+    ) -> list[PendingAlert]: ...
+    def claim_notices(self, channel: str, now: float, limit: int, ttl: float) -> list[Notice]: ...
+    def release(self, ids: Iterable[int]) -> None: ...
     def outbox_counts(self) -> OutboxTotals: ...
 
     # -- reports (read-only; `list`, `status`, the status page)
@@ -92,3 +107,22 @@ class Store(Protocol):
     def channel_counts(self) -> dict[str, ChannelCounts]: ...
 
     def close(self) -> None: ...
+
+
+class ClusterStore(Store, Protocol):
+    """What several schedulers and workers on one database need besides the Store. A
+    PostgresStore may be used by several threads at once (a connection each); a SQLiteStore
+    by one thread at a time."""
+
+    # -- scheduler leases: a source is polled by one node per interval
+    def sync_sources(self, names: Iterable[str]) -> None: ...
+    def claim_sources(
+        self, wanted: Sequence[tuple[str, float]], now: float, lease: float
+    ) -> list[str]: ...
+    def leased(self, names: Iterable[str]) -> set[str]: ...
+
+    # -- politeness across nodes: request slots and spacing per host
+    def acquire_host(
+        self, host: str, holder: str, per_host: int, spacing: float, now: float, ttl: float
+    ) -> float | None: ...
+    def release_host(self, host: str, holder: str) -> None: ...

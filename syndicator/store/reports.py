@@ -2,28 +2,41 @@
 
 Plain queries over the store's tables, kept out of the write path (sqlite.py) and out of the
 views that render them (overview.py): the views ask the store, they do not know its tables.
-A store opened read-only (`SQLiteStore(path, read_only=True)`) answers them beside a running
-daemon, as another user, without creating or migrating anything.
+A store opened read-only (`store.open_reader`) answers them beside a running daemon, as
+another user, without creating or migrating anything.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from typing import TYPE_CHECKING
 
 from syndicator.model import ChannelCounts, OutboxTotals, SourceState, Validators
 
+if TYPE_CHECKING:
+    from syndicator.store.sql import Connection
+
 
 class Reports:
-    """Mixed into a store whose `_db` is a DB-API connection with SQLite's SQL dialect."""
+    """Mixed into a store whose `_db` is a connection taking `?` placeholders (sql.py), in SQL
+    that SQLite and PostgreSQL both read."""
 
-    _db: sqlite3.Connection
+    _db: Connection
 
     def source_states(self) -> dict[str, SourceState]:
         """Every source's stored state, with its number of stored entries."""
+        return self._states("")
+
+    def source_state(self, name: str) -> SourceState | None:
+        """One source's stored state (a worker about to poll it), None before its first."""
+        return self._states(" WHERE s.name = ?", name).get(name)
+
+    def _states(self, where: str, *params: object) -> dict[str, SourceState]:
         rows = self._db.execute(
             "SELECT s.name, etag, last_modified, last_status, last_error, last_attempt, "
             "last_success, next_poll, failures, "
             "(SELECT count(*) FROM entries e WHERE e.source = s.name), unhealthy FROM sources s"
+            + where,
+            params,
         )
         return {
             r[0]: SourceState(
