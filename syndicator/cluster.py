@@ -288,7 +288,7 @@ class ClusterPipeline(Pipeline):
 
     def _settle_outstanding(self, states: dict[str, SourceState]) -> int:
         """Forget what was stored since (or lost, its lease expired: claimed again when due)."""
-        leased = self.store.leased(list(self._outstanding))
+        leased = self.store.leased(list(self._outstanding), self.clock())
         done = [
             name
             for name, before in self._outstanding.items()
@@ -313,7 +313,7 @@ class ClusterPipeline(Pipeline):
             ]
             for name in stored:
                 del self._outstanding[name]
-            lost = set(self._outstanding) - self.store.leased(list(self._outstanding))
+            lost = set(self._outstanding) - self.store.leased(list(self._outstanding), self.clock())
             if lost:  # a task vanished with its worker or broker: claim and enqueue again
                 log.warning("%d enqueued polls were lost; enqueuing them again", len(lost))
                 for name in lost:

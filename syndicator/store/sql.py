@@ -253,19 +253,21 @@ class SQLStore(Reports):
                 got.update(str(r[0]) for r in rows)
         return [name for name, _ in wanted if name in got]
 
-    def leased(self, names: Iterable[str]) -> set[str]:
-        """Which of these sources are leased and not yet stored since (expired leases
-        included: whether to wait for them is the caller's decision)."""
+    def leased(self, names: Iterable[str], now: float | None = None) -> set[str]:
+        """Which of these sources are leased and not yet stored since; with `now`, only those
+        whose lease has not expired (an expired one's poll was lost: claim it again)."""
         found: set[str] = set()
         listed = list(names)
+        alive = "" if now is None else " AND leased_until > ?"
         for start in range(0, len(listed), CHUNK):
             chunk = listed[start : start + CHUNK]
             marks = ",".join("?" * len(chunk))
             found.update(
                 str(r[0])
                 for r in self._db.execute(
-                    f"SELECT name FROM sources WHERE leased_by IS NOT NULL AND name IN ({marks})",
-                    chunk,
+                    f"SELECT name FROM sources WHERE leased_by IS NOT NULL{alive} "
+                    f"AND name IN ({marks})",
+                    [*([] if now is None else [now]), *chunk],
                 )
             )
         return found
