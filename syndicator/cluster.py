@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 TASK = "syndicator.poll"
 WAIT_STEP = 0.2  # seconds between two looks at the store while `run --once` waits
 SLOT_RETRY = 0.05  # seconds before asking again for a host slot another worker holds
+RETRY_UNREACHABLE = 5.0  # seconds before a scheduler tries a broker it could not reach again
 
 
 def node_id() -> str:
@@ -257,8 +258,11 @@ class ClusterPipeline(Pipeline):
         return report
 
     def next_wake(self) -> float:
-        """As soon as enqueued polls may be stored, to publish and alert them promptly."""
+        """As soon as enqueued polls may be stored (to publish and alert them promptly), or
+        the broker may be back."""
         wake = super().next_wake()
+        if self.problems:
+            return min(wake, self.clock() + RETRY_UNREACHABLE)
         return min(wake, self.clock() + 1.0) if self._outstanding else wake
 
     def _dispatch(self, names: list[str], states: dict[str, SourceState], now: float) -> None:
@@ -268,7 +272,7 @@ class ClusterPipeline(Pipeline):
             if n not in self._outstanding
         ]
         claimed = self.store.claim_sources(wanted, now, self.settings.lease)
-        for name in claimed:
+        for n, name in enumerate(claimed):
             try:
                 self.app.send_task(
                     TASK,
@@ -277,12 +281,15 @@ class ClusterPipeline(Pipeline):
                     retry=True,
                     retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
                 )
-            except Exception as exc:  # the broker is down: its lease expires, it is claimed again
+            except Exception as exc:  # the broker is down: give the rest back, try again soon
                 self._problem("broker", f"cannot enqueue polls: {type(exc).__name__}: {exc}")
+                self.store.release_sources(claimed[n:])
                 return
             state = states.get(name)
             self._outstanding[name] = state.last_attempt if state else None
-        self.problems.pop("broker", None)
+        if "broker" in self.problems and claimed:
+            log.info("broker reachable again")
+            del self.problems["broker"]
         if claimed:
             log.info("enqueued %d sources on queue %s", len(claimed), self.settings.queue)
 

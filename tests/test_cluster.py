@@ -8,18 +8,22 @@ import contextlib
 import itertools
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import (
     FeedServer,
     Route,
+    free_port,
     run_cli,
     syndicator_command,
     write_config,
@@ -245,3 +249,144 @@ def test_run_once_needs_a_shared_state(tmp_path: Path, queue: str) -> None:
     done = run_cli("run", "--once", "--config", str(config))
     assert done.returncode == 2 and "syndicator.state: a cluster shares its state" in done.stderr
 
+
+
+class Proxy:
+    """A loopback TCP proxy to a service, which a test can cut (every connection dropped,
+    new ones closed at once) and restore: a broker or database restart, seen from a node."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut_off = threading.Event()
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut_off.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.cut_off.set()
+        with self.lock:
+            dropped, self.open = self.open, []
+        for s in dropped:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def restore(self) -> None:
+        self.cut_off.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+        with self.lock:
+            leftover, self.open = self.open, []
+        for s in leftover:
+            s.close()
+
+
+def _status_page(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
+    except httpx.HTTPError:
+        return ""
+
+
+def _until(check: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 90
+    while not check():
+        assert proc.poll() is None, f"the daemon died waiting for {what}"
+        assert time.monotonic() < deadline, f"never saw {what}"
+        time.sleep(0.2)  # polling the daemon's page, not a timing
+
+
+def test_a_broker_and_a_database_outage_are_shown_and_survived(
+    tmp_path: Path, feed_server: FeedServer, postgres_url: str, queue: str
+) -> None:
+    """The scheduler reaches Redis and PostgreSQL through proxies that the test cuts: its
+    status page says what is unreachable and since when, and once they are back it carries on
+    by itself (the broker) or at the next wake (the database), publishing everything."""
+    broker, database = Proxy(6379), Proxy(5432)
+    port = free_port()
+    sources = _sources(feed_server, 3)
+    (tmp_path / "w").mkdir()
+    worker_config = _config(tmp_path / "w", postgres_url, BROKERS["redis"], queue, sources)
+    proxied_url = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{database.port}")
+    assert proxied_url != postgres_url
+    config = _config(
+        tmp_path, proxied_url, f"redis://127.0.0.1:{broker.port}/0", queue, sources,
+        extra=f'[server]\nlisten = "127.0.0.1:{port}"\n',
+    )
+    broker.cut()
+    try:
+        with _worker(worker_config, tmp_path / "w.log"), (tmp_path / "daemon.log").open(
+            "wb"
+        ) as log_file, subprocess.Popen(
+            [*syndicator_command(), "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        ) as daemon:
+            try:
+                _until(lambda: "broker unreachable since" in _status_page(port), daemon,
+                       "the broker outage on the status page")
+                assert not (tmp_path / "feeds" / "all.atom").exists() or "<entry>" not in (
+                    tmp_path / "feeds" / "all.atom"
+                ).read_text()
+                broker.restore()
+                _until(
+                    lambda: (tmp_path / "feeds" / "all.atom").exists()
+                    and (tmp_path / "feeds" / "all.atom").read_text().count("<entry>") == 9,
+                    daemon,
+                    "the stories published once the broker is back",
+                )
+                _until(lambda: "unreachable" not in _status_page(port), daemon,
+                       "the status page clear again")
+                database.cut()
+                daemon.send_signal(signal.SIGHUP)  # a cycle now, against the cut database
+                _until(lambda: "state database unreachable since" in _status_page(port), daemon,
+                       "the database outage on the status page")
+                assert httpx.get(f"http://127.0.0.1:{port}/all.atom").text.count("<entry>") == 9
+                database.restore()
+                daemon.send_signal(signal.SIGHUP)  # the next wake, without its 60 s wait
+                _until(lambda: "unreachable" not in _status_page(port), daemon,
+                       "the status page clear after the database is back")
+            finally:
+                daemon.send_signal(signal.SIGTERM)
+                daemon.wait(timeout=30)
+    finally:
+        broker.close()
+        database.close()
+    log = (tmp_path / "daemon.log").read_text()
+    assert "Traceback" not in log
+    assert "broker unreachable" in log and "broker reachable again" in log

@@ -253,6 +253,18 @@ class SQLStore(Reports):
                 got.update(str(r[0]) for r in rows)
         return [name for name, _ in wanted if name in got]
 
+    def release_sources(self, names: Iterable[str]) -> None:
+        """Give back this node's leases on sources it could not enqueue (the broker is down),
+        so any scheduler may claim them at once instead of after the lease."""
+        rows = [(self.node, name) for name in names]
+        if rows:
+            with self._transaction():
+                self._db.executemany(
+                    "UPDATE sources SET leased_by=NULL, leased_until=NULL "
+                    "WHERE leased_by=? AND name=?",
+                    rows,
+                )
+
     def leased(self, names: Iterable[str], now: float | None = None) -> set[str]:
         """Which of these sources are leased and not yet stored since; with `now`, only those
         whose lease has not expired (an expired one's poll was lost: claim it again)."""
