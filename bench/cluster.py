@@ -74,8 +74,8 @@ def workers(config: Path, count: int, log: Path) -> Iterator[None]:
             out = (log.parent / f"{log.stem}-{n}.log").open("wb")
             procs.append(
                 subprocess.Popen(
-                    [*perf.syndicator_command(), "--log-level", "WARNING", "worker",
-                     "--config", str(config), "--concurrency", "1"],
+                    [*perf.syndicator_command(), "worker", "--config", str(config),
+                     "--concurrency", "1"],
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,

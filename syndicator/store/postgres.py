@@ -47,6 +47,8 @@ from syndicator.store.sql import STORY_WINDOW, SQLStore, default_node
 
 log = logging.getLogger(__name__)
 
+MAX_IDLE = 4  # connections kept for threads to come, beyond those threads hold
+
 MAX_KEY_LOCKS = 512  # advisory locks one poll may hold; past this it takes the story lock
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise
 
@@ -108,7 +110,9 @@ class _Connection:
         self._read_only = read_only
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._open: list[psycopg.Connection[Any]] = []
+        # Every connection made, by the thread that uses it; those of ended threads, idle.
+        self._owners: dict[int, tuple[psycopg.Connection[Any], threading.Thread]] = {}
+        self._idle: list[psycopg.Connection[Any]] = []
         self.live()  # a wrong URL or a server that does not answer fails the open, not later
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -132,16 +136,35 @@ class _Connection:
         self._local.in_transaction = value
 
     def live(self) -> psycopg.Connection[Any]:
-        """This thread's connection, made (again) when there is none or it was dropped."""
+        """This thread's connection, made (again) when there is none or it was dropped. A
+        thread that ended leaves its connection to the next thread that needs one: executor
+        threads come and go with every cycle, and their connections must not pile up."""
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is not None and (not conn.closed or self.in_transaction):
             return conn
-        if conn is not None:
-            log.info("store: connecting to the state database again")
-        fresh = self._local.conn = self._connect()
         with self._lock:
-            self._open = [c for c in self._open if c is not conn] + [fresh]
+            if conn is not None:
+                log.info("store: connecting to the state database again")
+                self._owners.pop(id(conn), None)
+            self._reap()
+            fresh = next((c for c in self._idle if not c.closed), None)
+            self._idle = [c for c in self._idle if c is not fresh and not c.closed]
+        if fresh is None:
+            fresh = self._connect()
+        self._local.conn = fresh
+        with self._lock:
+            self._owners[id(fresh)] = (fresh, threading.current_thread())
         return fresh
+
+    def _reap(self) -> None:
+        """Connections of threads that ended: idle, for the next thread (a few are kept)."""
+        for key, (conn, thread) in list(self._owners.items()):
+            if not thread.is_alive():
+                del self._owners[key]
+                if conn.closed or len(self._idle) >= MAX_IDLE:
+                    conn.close()
+                else:
+                    self._idle.append(conn)
 
     def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
         if not parameters:
@@ -165,9 +188,10 @@ class _Connection:
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._open:
+            for conn in [*(c for c, _ in self._owners.values()), *self._idle]:
                 conn.close()
-            self._open = []
+            self._owners = {}
+            self._idle = []
 
 
 class PostgresStore(SQLStore):
