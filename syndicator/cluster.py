@@ -24,8 +24,9 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +34,12 @@ from syndicator import schedule
 from syndicator.alert import deliver
 from syndicator.config import ClusterSettings, Config, load_config
 from syndicator.errors import ConfigError
-from syndicator.fetch import host_of
+from syndicator.fetch import Politeness, host_of
 from syndicator.model import SourceState
 from syndicator.pipeline import CycleReport, Pipeline
 from syndicator.redact import SafeFormatter, redact_url
 from syndicator.store import open_store
+from syndicator.workers import Workers
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -96,14 +98,24 @@ def make_app(settings: ClusterSettings) -> Celery:
 
 
 class _HostGate:
-    """One host's slot in the shared store, for the duration of one request."""
+    """One host's slot for one request: first this process's own (so its polls of one host
+    queue up here, not in the database), then one of the cluster's, in the shared store."""
 
     def __init__(self, gates: ClusterGates, host: str) -> None:
         self._gates = gates
         self._host = host
         self._holder = f"{node_id()}:{uuid.uuid4().hex[:8]}"
+        self._local = gates.local.gate(f"http://{host}/", False)
 
     async def __aenter__(self) -> None:
+        await self._local.__aenter__()
+        try:
+            await self._shared()
+        except BaseException:
+            await self._local.__aexit__(None, None, None)
+            raise
+
+    async def _shared(self) -> None:
         g = self._gates
         loop = asyncio.get_running_loop()
         while True:
@@ -120,7 +132,12 @@ class _HostGate:
 
     async def __aexit__(self, *exc: object) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._gates.store.release_host, self._host, self._holder)
+        try:
+            await loop.run_in_executor(
+                None, self._gates.store.release_host, self._host, self._holder
+            )
+        finally:
+            await self._local.__aexit__(None, None, None)
 
 
 @asynccontextmanager
@@ -130,14 +147,16 @@ async def _ungated() -> AsyncIterator[None]:
 
 class ClusterGates:
     """fetch.Politeness across every worker of the cluster: at most `per_host` requests to one
-    host at a time and starts `spacing` apart, counted in the shared store. A crashed holder's
-    slot expires after `ttl`."""
+    host at a time and starts `spacing` apart, counted in the shared store (after this
+    process's own gate, which keeps its waiting off the database). A crashed holder's slot
+    expires after `ttl`."""
 
     def __init__(self, store: ClusterStore, per_host: int, spacing: float, ttl: float) -> None:
         self.store = store
         self.per_host = per_host
         self.spacing = spacing
         self.ttl = ttl
+        self.local = Politeness(per_host, 0.0)
 
     def gate(self, url: str, is_file: bool) -> AbstractAsyncContextManager[None]:
         return _ungated() if is_file else _HostGate(self, host_of(url))
@@ -151,19 +170,30 @@ class WorkerPipeline(Pipeline):
     def __init__(self, config: Config, store: ClusterStore) -> None:
         super().__init__(config, store, senders=[])
         self._sources = {s.name: s for s in config.sources}
+        # Celery's processes are the workers: no pool of processes inside each of them.
+        self.workers = Workers(replace(config, workers=1), self.analyser)
 
     def _politeness(self) -> Any:
         f = self.config.fetch
         return ClusterGates(self.store, f.per_host, f.per_host_interval, f.timeout + 60.0)
 
-    def poll_source(self, name: str) -> CycleReport:
+    def poll_sources(self, names: Sequence[str]) -> CycleReport:
+        """One task's sources, polled concurrently as one cycle polls them (each stored in
+        its own transaction)."""
         report = CycleReport()
-        source = self._sources.get(name)
-        if source is None:
-            log.error("source=%s is not in the worker's config %s; skipped", name, self.config.path)
-            return report
-        state = self.store.source_state(name)
-        self.poll([source], {name: state} if state else {}, report)
+        sources = []
+        for name in names:
+            source = self._sources.get(name)
+            if source is None:
+                log.error("source=%s is not in the worker's config; skipped", name)
+            else:
+                sources.append(source)
+        states = {}
+        for source in sources:
+            state = self.store.source_state(source.name)
+            if state is not None:
+                states[source.name] = state
+        self.poll(sources, states, report)
         return report
 
 
@@ -180,10 +210,10 @@ def _worker() -> WorkerPipeline:
     return _WORKER
 
 
-def poll_task(source: str) -> None:
-    """The task: poll one source. An exception fails the task (logged); its lease expires and a
-    scheduler enqueues it again."""
-    _worker().poll_source(source)
+def poll_task(sources: str | list[str]) -> None:
+    """The task: poll a batch of sources (one source, as a name, from older schedulers). An
+    exception fails the task (logged); the leases expire and a scheduler enqueues them again."""
+    _worker().poll_sources([sources] if isinstance(sources, str) else sources)
 
 
 def register(app: Celery) -> None:
@@ -272,21 +302,27 @@ class ClusterPipeline(Pipeline):
             if n not in self._outstanding
         ]
         claimed = self.store.claim_sources(wanted, now, self.settings.lease)
-        for n, name in enumerate(claimed):
+        hosts = {s.name: host_of(s.url) for s in self.config.sources}
+        # Batches of one host's sources side by side: a worker reuses its connections.
+        ordered = sorted(claimed, key=lambda name: (hosts.get(name, ""), name))
+        size = self.settings.batch
+        for start in range(0, len(ordered), size):
+            batch = ordered[start : start + size]
             try:
                 self.app.send_task(
                     TASK,
-                    args=[name],
+                    args=[batch],
                     queue=self.settings.queue,
                     retry=True,
                     retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
                 )
             except Exception as exc:  # the broker is down: give the rest back, try again soon
                 self._problem("broker", f"cannot enqueue polls: {type(exc).__name__}: {exc}")
-                self.store.release_sources(claimed[n:])
+                self.store.release_sources(ordered[start:])
                 return
-            state = states.get(name)
-            self._outstanding[name] = state.last_attempt if state else None
+            for name in batch:
+                state = states.get(name)
+                self._outstanding[name] = state.last_attempt if state else None
         if "broker" in self.problems and claimed:
             log.info("broker reachable again")
             del self.problems["broker"]

@@ -63,6 +63,7 @@ COUNTS = {
     "fetch.max_redirects": (0, 20),
     "fetch.concurrency": (1, 1000),
     "fetch.per_host": (1, 100),
+    "cluster.batch": (1, 1000),
 }
 # C0 and C1 controls and DEL: never part of a header, an address or a host name.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -162,6 +163,7 @@ class ClusterSettings:
     queue: str = "syndicator"
     lease: float = 600.0  # a claimed source is another scheduler's again after this long
     wait: float = 3600.0  # `run --once` gives up waiting for the workers after this long
+    batch: int = 20  # sources per task: a worker polls them concurrently, as one cycle
 
 
 @dataclass(frozen=True)
@@ -458,7 +460,7 @@ def _cluster(raw: Mapping[str, Any]) -> ClusterSettings | None:
     if "cluster" not in raw:
         return None
     table = _table(raw, "cluster")
-    _known(table, "cluster", {"broker", "queue", "lease", "wait"})
+    _known(table, "cluster", {"broker", "queue", "lease", "wait", "batch"})
     broker = _require(table, "cluster", "broker", str).strip()
     scheme = urlsplit(broker).scheme.lower()
     if scheme not in ("redis", "rediss", "amqp", "amqps", "pyamqp"):
@@ -476,6 +478,7 @@ def _cluster(raw: Mapping[str, Any]) -> ClusterSettings | None:
         queue=queue,
         lease=parse_duration(table.get("lease", d.lease), "cluster.lease", LEASE),
         wait=parse_duration(table.get("wait", d.wait), "cluster.wait", LEASE),
+        batch=_count(table, "cluster.batch", "batch", d.batch),
     )
 
 
