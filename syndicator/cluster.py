@@ -269,11 +269,14 @@ class ClusterPipeline(Pipeline):
         # Enqueued and not yet stored: name → the source's last attempt when it was claimed.
         self._outstanding: dict[str, float | None] = {}
         self.problems: dict[str, str] = {}  # what is unreachable, for the status page
+        self._synced = False
 
     def run_cycle(self, once: bool = False) -> CycleReport:
         report = CycleReport()
         now = self.clock()
-        self.store.sync_sources([s.name for s in self.config.sources])
+        if not self._synced:  # once per config: a source gets a row to be leased by
+            self.store.sync_sources([s.name for s in self.config.sources])
+            self._synced = True
         states = self.store.source_states()
         to_poll, held = schedule.due(self.config.sources, states, now, once)
         report.held = len(held)
