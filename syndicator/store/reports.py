@@ -139,9 +139,10 @@ class Reports:
         first_day = (int(now) // DAY - (days - 1)) * DAY
         daily: dict[str, list[int]] = {}
         for source, day, count in self._db.execute(
-            "SELECT source, (CAST(first_seen AS BIGINT) - ?) / 86400, count(*) FROM entries "
-            "WHERE first_seen >= ? GROUP BY source, (CAST(first_seen AS BIGINT) - ?) / 86400",
-            (first_day, first_day, first_day),
+            "SELECT source, day, count(*) FROM (SELECT source, "
+            "(CAST(first_seen AS BIGINT) - ?) / 86400 AS day FROM entries WHERE first_seen >= ?) "
+            "AS d GROUP BY source, day",
+            (first_day, first_day),
         ):
             if 0 <= int(day) < days:
                 daily.setdefault(str(source), [0] * days)[int(day)] += int(count)
