@@ -282,7 +282,8 @@ class MatchedStory:
     text: str
     stamp: float  # published, else first seen
     terms: tuple[str, ...]
-    carriers: tuple[Carrier, ...] = ()
+    carriers: tuple[Carrier, ...] = ()  # the first few
+    copies: int = 0  # how many other entries carried it, `carriers` included
 
 
 @dataclass(frozen=True)

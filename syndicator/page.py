@@ -234,7 +234,8 @@ def _story(story: MatchedStory, now: float) -> str:
     others = ""
     if story.carriers:
         links = ", ".join(_link(c.link, e(c.source)) for c in story.carriers)
-        others = f" · also in {links}"
+        more = story.copies - len(story.carriers)
+        others = f" · also in {links}" + (f" and {more} more" if more > 0 else "")
     terms = ", ".join(f"<code>{e(t)}</code>" for t in story.terms)
     return (
         f'<li><div class="story-title">{_link(story.link, title)}</div>'

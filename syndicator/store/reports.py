@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DAY = 86400
 PAGE_TEXT = 20_000  # characters of a story's cleaned text read for its snippet
+CARRIERS = 8  # other sources named per story (the rest are counted)
 
 
 class Reports:
@@ -132,7 +133,12 @@ class Reports:
         carriers = self._carriers({s.id for shown in stories.values() for s in shown})
         stories = {
             topic: tuple(
-                replace(s, carriers=carriers.get(s.id, ())) for s in shown
+                replace(
+                    s,
+                    carriers=carriers.get(s.id, ((), 0))[0],
+                    copies=carriers.get(s.id, ((), 0))[1],
+                )
+                for s in shown
             )
             for topic, shown in stories.items()
         }
@@ -141,7 +147,7 @@ class Reports:
         for source, day, count in self._db.execute(
             "SELECT source, day, count(*) FROM (SELECT source, "
             "(CAST(first_seen AS BIGINT) - ?) / 86400 AS day FROM entries WHERE first_seen >= ?) "
-            "AS d GROUP BY source, day",
+            "AS d GROUP BY day, source",  # (day first: SQLite then reads the covering index)
             (first_day, first_day),
         ):
             if 0 <= int(day) < days:
@@ -152,16 +158,21 @@ class Reports:
             channels=self.channel_counts(),
         )
 
-    def _carriers(self, ids: set[int]) -> dict[int, tuple[Carrier, ...]]:
-        """The copies of these entries' stories: each copy's source and link, oldest first."""
-        found: dict[int, list[Carrier]] = {}
+    def _carriers(self, ids: set[int]) -> dict[int, tuple[tuple[Carrier, ...], int]]:
+        """The copies of these entries' stories: the first CARRIERS of each (source and link,
+        oldest first) and how many there are."""
+        found: dict[int, tuple[list[Carrier], int]] = {}
         listed = sorted(ids)
         for start in range(0, len(listed), 500):
             chunk = listed[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for dup_of, source, link in self._db.execute(
-                f"SELECT dup_of, source, link FROM entries WHERE dup_of IN ({marks}) ORDER BY id",
-                chunk,
+            for dup_of, source, link, copies in self._db.execute(
+                "SELECT dup_of, source, link, n FROM (SELECT dup_of, source, link, "
+                "row_number() OVER (PARTITION BY dup_of ORDER BY id) AS r, "
+                "count(*) OVER (PARTITION BY dup_of) AS n "
+                f"FROM entries WHERE dup_of IN ({marks})) AS c WHERE r <= ? ORDER BY dup_of, r",
+                [*chunk, CARRIERS],
             ):
-                found.setdefault(int(dup_of), []).append(Carrier(str(source), str(link)))
-        return {k: tuple(v) for k, v in found.items()}
+                shown, _ = found.setdefault(int(dup_of), ([], int(copies)))
+                shown.append(Carrier(str(source), str(link)))
+        return {k: (tuple(v), n) for k, (v, n) in found.items()}
