@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import sys
@@ -82,12 +83,27 @@ LEADS = {
     ],
     "climate": [
         (
+            "Klimaschutz: Bundesländer legen gemeinsamen Wärmeplan vor",
+            "Die Länder wollen die kommunale Wärmeplanung beschleunigen; Klimaschutz und "
+            "bezahlbare Heizkosten sollen zusammen gedacht werden.",
+        ),
+        (
+            "Glaciers in the Alps lost a record share of their ice this summer",
+            "Swiss researchers measured a loss of four percent in one season and say climate "
+            "change has made such summers ten times likelier.",
+        ),
+        (
             "EU agrees on 2040 climate target after all-night talks",
             "Ministers backed a 90 percent cut in net emissions by 2040, with international "
             "credits counting for part of it, a compromise climate groups called too weak.",
         ),
     ],
     "energy": [
+        (
+            "Qatar signs 27-year LNG deal with German utility",
+            "Deliveries of two million tonnes of LNG a year are to start in 2026 through the new "
+            "terminal at Brunsbüttel.",
+        ),
         (
             "Neues LNG-Terminal in Stade nimmt Betrieb auf",
             "Das schwimmende Terminal soll bis zu fünf Milliarden Kubikmeter Gas im Jahr "
@@ -96,6 +112,11 @@ LEADS = {
         ),
     ],
     "elections": [
+        (
+            "Wahlbeteiligung in Brandenburg so hoch wie seit 1990 nicht",
+            "Bis zum Mittag hatten bereits mehr als vierzig Prozent der Berechtigten ihre Stimme "
+            "abgegeben, teilte die Landeswahlleiterin mit.",
+        ),
         (
             "Record turnout expected as polls open in the state election",
             "Election officials reported long queues in the capital shortly after polls opened; "
@@ -115,6 +136,12 @@ OTHER = [
 ]
 
 
+def warp(u: float, days: int) -> float:
+    """Busier on weekdays: first_seen's density goes up and down weekly (monotonic in u)."""
+    k = 2 * math.pi * days / 7
+    return u + 0.6 * math.sin(k * u) / k
+
+
 def generate(store: SQLStore, entries: int, sources: int, days: int, now: float) -> None:
     rnd = random.Random(18)
     names = [
@@ -122,19 +149,21 @@ def generate(store: SQLStore, entries: int, sources: int, days: int, now: float)
     ]
     db = store._db
     rows, hits, outbox, story_of = [], [], [], {}
+    weights = [rnd.uniform(0.2, 3.0) for _ in names]
+    picked = rnd.choices(names, weights, k=entries + 1)
     for i in range(1, entries + 1):
-        source = names[i % sources]
-        seen = now - days * 86400 * (1 - i / entries)
+        source = picked[i]
+        seen = now - days * 86400 * (1 - warp(i / entries, days) / warp(1.0, days))
         topic = TOPICS[i % 20][0] if i % 20 < len(TOPICS) else None
         title, text = rnd.choice(LEADS[topic]) if topic else rnd.choice(OTHER)
-        text = f"{text} ({source}, Meldung {i})"
         link = f"https://news.example/{topic or 'misc'}/{i}"
         dup_of = None
-        if topic and rnd.random() < 0.1 and story_of.get(topic):
-            dup_of = story_of[topic]
+        earlier = story_of.get(title)
+        if topic and earlier and seen - earlier[1] < 2 * 86400:  # the same story, elsewhere
+            dup_of = earlier[0]
             link = f"https://news.example/{topic}/{dup_of}"
         elif topic:
-            story_of[topic] = i
+            story_of[title] = (i, seen)
         rows.append(
             (
                 i,
@@ -188,7 +217,7 @@ def generate(store: SQLStore, entries: int, sources: int, days: int, now: float)
         )
     states = []
     for n, name in enumerate(names):
-        broken = n % 7 == 6
+        broken = n % 5 == 4
         states.append(
             SourceState(
                 name,
@@ -204,11 +233,11 @@ def generate(store: SQLStore, entries: int, sources: int, days: int, now: float)
     store.save_states([(s, ()) for s in states], now)
 
 
-def snapshot(store: SQLStore, names: list[str], now: float) -> Status:
+def snapshot(store: SQLStore, names: list[str], now: float, per_topic: int = PER_TOPIC) -> Status:
     """What service.snapshot reads and builds, without a pipeline."""
     states = store.source_states()
     pending, sent = store.outbox_counts()
-    report = store.page_report([t[0] for t in TOPICS], PER_TOPIC, DAYS, now)
+    report = store.page_report([t[0] for t in TOPICS], per_topic, DAYS, now)
     return Status(
         topics=tuple((t[0], t[1]) for t in TOPICS),
         sources=tuple(
@@ -237,6 +266,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--state", type=Path)
     ap.add_argument("--html", type=Path)
+    ap.add_argument("--per-topic", type=int, default=PER_TOPIC, help="stories shown per topic")
     ap.add_argument("--postgres")
     args = ap.parse_args()
     now = time.time()
@@ -269,7 +299,7 @@ def main() -> None:
         reads, renders = [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            status = snapshot(store, names, now)
+            status = snapshot(store, names, now, args.per_topic)
             t1 = time.perf_counter()
             page = render(status, ["all.atom", *(f"{t[0]}.atom" for t in TOPICS)])
             t2 = time.perf_counter()

@@ -192,7 +192,7 @@ code{font-size:.9em;background:var(--card);padding:0 .2em;border-radius:3px}
 .grid{display:grid;gap:1rem;grid-template-columns:repeat(auto-fill,minmax(min(100%,21rem),1fr))}
 .card{background:var(--card);border:1px solid var(--line);border-radius:.5rem;
 padding:.75rem 1rem;min-width:0}
-.topic{margin-bottom:1.5rem}
+.wide{grid-template-columns:repeat(auto-fill,minmax(min(100%,32rem),1fr))}
 .stories{list-style:none;margin:0;padding:0;display:grid;gap:.75rem}
 .stories li{border-left:3px solid var(--line);padding-left:.75rem}
 .story-title{font-weight:600}
@@ -232,8 +232,9 @@ def _story(story: MatchedStory, now: float) -> str:
     title_spans = term_spans(story.terms, story.title)
     title = marked(story.title, title_spans) or "(untitled)"
     others = ""
-    if story.carriers:
-        links = ", ".join(_link(c.link, e(c.source)) for c in story.carriers)
+    carriers = {c.source: c for c in story.carriers if c.source != story.source}  # once each
+    if carriers:
+        links = ", ".join(_link(c.link, e(c.source)) for c in carriers.values())
         more = story.copies - len(story.carriers)
         others = f" · also in {links}" + (f" and {more} more" if more > 0 else "")
     terms = ", ".join(f"<code>{e(t)}</code>" for t in story.terms)
@@ -262,7 +263,8 @@ def _topics_section(status: Status) -> str:
         )
     if not cards:
         cards.append('<p class="muted">no topics configured</p>')
-    return f'<section id="topics"><h2>Topics</h2>{"".join(cards)}</section>'
+    grid = f'<div class="grid wide">{"".join(cards)}</div>'
+    return f'<section id="topics"><h2>Topics</h2>{grid}</section>'
 
 
 def _health(state: SourceState | None) -> tuple[str, str]:
