@@ -14,8 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from syndicator.match.explain import term_spans
+from syndicator.match.explain import Word, term_spans, words_with_spans
+from syndicator.match.query import WORD_RE, fold
 from syndicator.model import (
     Carrier,
     CleanEntry,
@@ -93,6 +96,20 @@ def test_a_matched_word_is_marked_however_the_text_spells_it() -> None:
     assert "Anatolien" in shown and "<mark>Anatolien" not in shown
 
 
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_words_with_spans_maps_every_word_back_to_the_text(text: str) -> None:
+    """The ASCII shortcut and the character cache give what folding each character gives."""
+    folded, origin = "", []
+    for i, ch in enumerate(text):
+        folded += fold(ch)
+        origin += [i] * len(fold(ch))
+    expected = [
+        Word(m.group(), origin[m.start()], origin[m.end() - 1] + 1)
+        for m in WORD_RE.finditer(folded)
+    ]
+    assert words_with_spans(text) == expected
+
+
 def test_a_snippet_starts_near_the_first_match_of_a_long_text() -> None:
     text = "Wort " * 400 + "Die NATO tagt. " + "Ende " * 400
     shown = snippet(text, ["NATO"])
@@ -147,12 +164,31 @@ def test_the_page_report_reads_the_newest_stories_their_carriers_and_entries_per
     assert report.stories["none"] == ()
     newest = report.stories["nato"][0]
     assert newest.source == "wire" and newest.terms == ("NATO",)
-    assert newest.carriers == (Carrier("daily", "https://a/14"),)
+    assert newest.carriers == (Carrier("daily", "https://a/14"),) and newest.copies == 1
     assert "NATO" in newest.text
     assert report.daily["wire"] == (1,) * 14  # the 15th is older than the 14 days
     assert report.daily["daily"] == (0,) * 13 + (1,)
     mail = report.channels["mail"]
     assert (mail.pending, mail.sent) == (15, 0)
+
+
+def test_an_older_database_gains_the_page_indexes(backend: Backend) -> None:
+    """Schema 6 had neither index: opening it adds them, on either database."""
+    store = backend.open()
+    store._db.execute("DROP INDEX hits_topic_entry")
+    store._db.execute("DROP INDEX entries_seen_source")
+    store._db.execute("UPDATE meta SET value='6' WHERE key='schema'")
+    if backend.kind == "sqlite":
+        names = "SELECT name FROM sqlite_master WHERE type='index'"
+    else:
+        names = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    reader = backend.open(read_only=True)
+    assert "hits_topic_entry" not in {str(r[0]) for r in reader._db.execute(names)}
+    again = backend.open()
+    indexes = {str(r[0]) for r in again._db.execute(names)}
+    assert {"hits_topic_entry", "entries_seen_source"} <= indexes
+    (version,) = again._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    assert int(version) == 7
 
 
 # -- in a real browser, from a running daemon ---------------------------------------------------
