@@ -4,6 +4,7 @@ chart, the store's bounded read) with plain values."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import shutil
@@ -122,6 +123,22 @@ def test_the_chart_has_a_bar_per_day_scaled_to_the_busiest() -> None:
     heights = [int(h) for h in re.findall(r'class="bar"[^>]*height="(\d+)"', svg)]
     assert len(heights) == 3 and heights[0] == 0 and heights[2] == 30 and 0 < heights[1] < 30
     assert "15 entries in the last 3 days" in svg
+
+
+def test_the_server_renders_the_page_once_per_snapshot_and_list_of_feeds(tmp_path: Path) -> None:
+    from syndicator.serve import FeedServer as Server
+
+    server = Server(tmp_path, "127.0.0.1", 0)
+    server.start()
+    try:
+        server.status = _hostile_status()
+        first = server.page(["all.atom"])
+        assert server.page(["all.atom"]) is first  # a reload costs no rendering
+        assert b"nato.atom" in server.page(["all.atom", "nato.atom"])
+        server.status = dataclasses.replace(server.status, updated=200.0)  # the next cycle's
+        assert server.page(["all.atom"]) != first
+    finally:
+        server.stop()
 
 
 # -- the store's read: both databases ---------------------------------------------------------
