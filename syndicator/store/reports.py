@@ -160,19 +160,20 @@ class Reports:
 
     def _carriers(self, ids: set[int]) -> dict[int, tuple[tuple[Carrier, ...], int]]:
         """The copies of these entries' stories: the first CARRIERS of each (source and link,
-        oldest first) and how many there are."""
-        found: dict[int, tuple[list[Carrier], int]] = {}
-        listed = sorted(ids)
-        for start in range(0, len(listed), 500):
-            chunk = listed[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for dup_of, source, link, copies in self._db.execute(
-                "SELECT dup_of, source, link, n FROM (SELECT dup_of, source, link, "
-                "row_number() OVER (PARTITION BY dup_of ORDER BY id) AS r, "
-                "count(*) OVER (PARTITION BY dup_of) AS n "
-                f"FROM entries WHERE dup_of IN ({marks})) AS c WHERE r <= ? ORDER BY dup_of, r",
-                [*chunk, CARRIERS],
-            ):
-                shown, _ = found.setdefault(int(dup_of), ([], int(copies)))
-                shown.append(Carrier(str(source), str(link)))
-        return {k: (tuple(v), n) for k, (v, n) in found.items()}
+        oldest first) and how many there are; two index lookups per story (entries_dup), however
+        many copies it has."""
+        found: dict[int, tuple[tuple[Carrier, ...], int]] = {}
+        for entry_id in sorted(ids):
+            rows = self._db.execute(
+                "SELECT source, link FROM entries WHERE dup_of = ? ORDER BY id LIMIT ?",
+                (entry_id, CARRIERS),
+            ).fetchall()
+            if not rows:
+                continue
+            copies = len(rows)
+            if copies == CARRIERS:
+                (copies,) = self._db.execute(
+                    "SELECT count(*) FROM entries WHERE dup_of = ?", (entry_id,)
+                ).fetchone()
+            found[entry_id] = (tuple(Carrier(str(a), str(b)) for a, b in rows), int(copies))
+        return found
