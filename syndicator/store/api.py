@@ -30,6 +30,7 @@ from syndicator.model import (
     Notice,
     OutboxTotals,
     OwedAlert,
+    PageReport,
     PendingAlert,
     RawEntry,
     Recleaned,
@@ -105,6 +106,9 @@ class Store(Protocol):
     def entry_counts(self) -> dict[str, int]: ...
     def topic_counts(self) -> dict[str, int]: ...
     def channel_counts(self) -> dict[str, ChannelCounts]: ...
+    def page_report(
+        self, topics: Sequence[str], per_topic: int, days: int, now: float
+    ) -> PageReport: ...
 
     def close(self) -> None: ...
 

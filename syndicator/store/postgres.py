@@ -255,6 +255,14 @@ class PostgresStore(SQLStore):
                     "ON CONFLICT (key) DO NOTHING",
                     (str(schema.SCHEMA_VERSION),),
                 )
+            elif int(version) < 7:
+                # The status page's indexes (schema 7).
+                for statement in schema.PAGE_INDEXES:
+                    self._db.execute(statement)
+            if version is not None and int(version) < schema.SCHEMA_VERSION:
+                self._db.execute(
+                    "UPDATE meta SET value=? WHERE key='schema'", (str(schema.SCHEMA_VERSION),)
+                )
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
