@@ -340,7 +340,7 @@ def render(status: Status, feeds: Sequence[str]) -> str:
     failing = sum(1 for s in status.sources if s.state is not None and s.state.failures)
     headline = (
         f"{len(status.sources)} sources ({failing} failing), {len(status.topics)} topics, "
-        f"{status.alerts_pending} alerts pending"
+        f"{status.alerts_pending} alert{'' if status.alerts_pending == 1 else 's'} pending"
     )
     updated = datetime.fromtimestamp(status.updated, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return (
