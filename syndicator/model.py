@@ -257,3 +257,4 @@ class ChannelCounts:
     sent: int
     retrying: int  # pending alerts that failed at least once
     last_error: str | None
+    failed: int = 0  # refused for good by the receiver (a webhook's 4xx): never retried

@@ -248,7 +248,9 @@ class PostgresStore(SQLStore):
                 row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 version = None if row is None else str(row[0])
             schema.check_version(version)
-            if version is None:
+            if version is not None:
+                schema.migrate_postgres(self._db, version)
+            else:
                 self._db.execute(schema.POSTGRES_SCHEMA)
                 self._db.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema', ?) "
