@@ -23,7 +23,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,7 +31,14 @@ from syndicator.config import WEBHOOK_SECRET_ENV, WebhookAlert
 from syndicator.errors import DeliveryError
 from syndicator.fetch import AddressGuard, endpoint, guarded_transport, retry_after
 from syndicator.model import Notice, PendingAlert, StoredEntry
-from syndicator.redact import one_line, redact_text, remember_secrets, shown, text_block
+from syndicator.redact import (
+    one_line,
+    origin_only,
+    redact_text,
+    remember_secrets,
+    shown,
+    text_block,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +113,6 @@ def verify(secret: bytes, data: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, data), header.strip())
 
 
-def shown_url(url: str) -> str:
-    """The webhook URL as it may be shown: scheme, host and port only. Its path and query are
-    often the credential itself (chat services' incoming-webhook URLs)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    port = f":{parts.port}" if parts.port else ""
-    rest = "/***" if parts.path.strip("/") or parts.query else "/"
-    return f"{parts.scheme}://{host}{port}{rest}"
-
-
 # -- delivery ---------------------------------------------------------------------------------
 
 
@@ -162,7 +157,7 @@ class WebhookSender:
             SIGNATURE_HEADER: sign(self._secret(), data),
         }
         status, retry_after, answer = asyncio.run(self._request(data, headers))
-        where = shown_url(self._channel.url)
+        where = origin_only(self._channel.url)
         if 200 <= status < 300:
             log.debug("webhook %s accepted the %s: %d", where, kind, status)
             return
@@ -179,7 +174,7 @@ class WebhookSender:
         named = endpoint(c.url)
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
         transport = guarded_transport(limits, AddressGuard([named] if named else []))
-        where = shown_url(c.url)
+        where = origin_only(c.url)
         try:
             async with (
                 asyncio.timeout(c.timeout),
