@@ -784,8 +784,8 @@ def _apprise(
         private = str(privacy_url(privacy=True)).partition("?")[0]
         # Whatever Apprise's privacy mode hides is a token: masked wherever it is logged.
         words = set(re.split(r"[/:@?&=#]+", private))
-        tokens = [w for w in re.split(r"[/:@?&=#]+", url) if w not in words]
-        remember_secrets(url, *tokens, *url_secrets(url))
+        tokens = [w for w in re.split(r"[/:@?&=#]+", url) if w and w not in words]
+        remember_secrets(*([url, *tokens] if tokens else []), *url_secrets(url))
         shown_urls.append(private)
     return AppriseAlert(
         name=name,
