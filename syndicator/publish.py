@@ -66,7 +66,7 @@ def render_feed(
     for entry in reversed(entries):
         fe = fg.add_entry()
         fe.id(entry.uid)
-        fe.title(xml_safe(entry.title) or _fallback_title(entry))
+        fe.title(xml_safe(entry.title) or xml_safe(_fallback_title(entry)) or "(untitled)")
         fe.updated(entry.updated)
         if entry.published:
             fe.published(entry.published)
@@ -110,7 +110,7 @@ def render_json_feed(
         item: dict[str, Any] = {"id": entry.uid}
         if _absolute(entry.link):
             item["url"] = entry.link
-        item["title"] = xml_safe(entry.title) or _fallback_title(entry)
+        item["title"] = xml_safe(entry.title) or xml_safe(_fallback_title(entry)) or "(untitled)"
         item["content_html"] = xml_safe(entry.html) or "<p></p>"
         item["summary"] = xml_safe(_note(entry, topic))
         item["date_published"] = _rfc3339(entry.published or entry.updated)
