@@ -433,3 +433,23 @@ def test_webhook_urls_are_shown_without_path_or_query() -> None:
     )
     assert origin_only("http://[::1]:8080/") == "http://[::1]:8080/"
     assert origin_only("http://user:pw@h:1/x") == "http://h:1/***"
+
+
+def test_the_readmes_receiver_snippet_verifies_a_real_request(
+    tmp_path: Path, receiver: Receiver, secret_file: Path
+) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- webhook-verify -->")[1].split("<!-- /webhook-verify -->")[0]
+    code = block.strip().removeprefix("```python").removesuffix("```")
+    scope: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    verified = scope["verified"]
+    assert callable(verified)
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    queue(store, ("k1", "NATO-Gipfel in Vilnius — «Tokio»", NATO))
+    assert deliver(store, [WebhookSender(channel(f"{receiver.base}/hook", secret_file))], 1)[0] == 1
+    (got,) = receiver.received
+    signature = got.headers["x-syndicator-signature"]
+    assert verified(SECRET.encode(), got.body, signature) is True
+    assert verified(b"another secret", got.body, signature) is False
+    assert verified(SECRET.encode(), got.body.replace(b"Tokio", b"Tokyo"), signature) is False
