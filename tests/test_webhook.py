@@ -316,9 +316,11 @@ topics = ["sport"]
     assert [r.answered for r in receiver.received] == [503]
     status = run_cli("status", "--config", str(config))
     assert "sport-hook: 1 pending, 0 sent, 1 retrying" in status.stdout
+    check = run_cli("check", "--config", str(config))
+    assert f"sport-hook: webhook to {receiver.base}/***, sport" in check.stdout
     # The loopback receiver is allowed: its host:port is the one the user named.
     assert "refused" not in status.stdout
-    for output in (first.stdout, first.stderr, status.stdout, status.stderr):
+    for output in (first.stdout, first.stderr, status.stdout, status.stderr, check.stdout):
         assert SECRET not in output and TOKEN not in output
     assert origin_only(f"{receiver.base}/services/{TOKEN}") in first.stderr  # shown, redacted
 
