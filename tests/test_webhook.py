@@ -455,3 +455,32 @@ def test_the_readmes_receiver_snippet_verifies_a_real_request(
     assert verified(SECRET.encode(), got.body, signature) is True
     assert verified(b"another secret", got.body, signature) is False
     assert verified(SECRET.encode(), got.body.replace(b"Tokio", b"Tokyo"), signature) is False
+
+
+def test_a_notice_about_a_failing_source_is_posted_signed(
+    tmp_path: Path, receiver: Receiver, secret_file: Path
+) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    subject = "source dw is failing: HTTP 500 at https://u:pw-s3cret@dw.example/feed"
+    store.save_state(SourceState("dw"), [("hook", subject, "Last error: HTTP 500")], now=0.0)
+    sender = WebhookSender(channel(f"{receiver.base}/hook", secret_file))
+    assert deliver(store, [sender], now=1) == (1, 0)
+    (got,) = receiver.received
+    assert receiver_verifies(got.body, got.headers["x-syndicator-signature"])
+    assert got.headers["x-syndicator-event"] == "notice"
+    body = json.loads(got.body)
+    assert body["type"] == "notice" and body["body"] == "Last error: HTTP 500"
+    assert body["subject"] == "source dw is failing: HTTP 500 at https://***@dw.example/feed"
+
+
+def test_an_unreachable_receiver_is_retried_with_a_reason(
+    tmp_path: Path, secret_file: Path
+) -> None:
+    from tests.conftest import free_port
+
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    queue(store, ("k1", "NATO-Gipfel", NATO))
+    url = f"http://127.0.0.1:{free_port()}/services/{TOKEN}"
+    assert deliver(store, [WebhookSender(channel(url, secret_file))], now=1) == (0, 1)
+    error = store.channel_counts()["hook"].last_error or ""
+    assert error.startswith(f"webhook {origin_only(url)}: ConnectError") and TOKEN not in error

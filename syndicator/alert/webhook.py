@@ -189,6 +189,5 @@ class WebhookSender:
         except (TimeoutError, httpx.TimeoutException):
             raise DeliveryError(f"webhook {where}: timed out after {c.timeout:g}s") from None
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
-            raise DeliveryError(
-                shown(f"webhook {where}: {type(exc).__name__}: {exc}").replace(c.url, where)
-            ) from None
+            said = f"{type(exc).__name__}: {exc}".replace(c.url, where)  # the path may be a token
+            raise DeliveryError(shown(f"webhook {where}: {said}")) from None
