@@ -484,3 +484,11 @@ def test_an_unreachable_receiver_is_retried_with_a_reason(
     assert deliver(store, [WebhookSender(channel(url, secret_file))], now=1) == (0, 1)
     error = store.channel_counts()["hook"].last_error or ""
     assert error.startswith(f"webhook {origin_only(url)}: ConnectError") and TOKEN not in error
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(alphabet=st.characters(categories=["L", "N"]), min_size=8))
+def test_a_shown_webhook_url_never_holds_its_path(text: str, token: str) -> None:
+    origin_only(text)  # never raises, whatever the text
+    for url in (f"https://h.example/{token}", f"http://h:8080/x?{token}=1", f"https://h/#{token}"):
+        assert token not in origin_only(url)
