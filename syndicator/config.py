@@ -11,7 +11,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -68,7 +68,8 @@ COUNTS = {
 # C0 and C1 controls and DEL: never part of a header, an address or a host name.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
-ALERT_TYPES = ("console", "email")
+ALERT_TYPES = ("console", "email", "webhook", "apprise")
+WEBHOOK_SECRET_ENV = "SYNDICATOR_WEBHOOK_SECRET"
 SECURITY = ("none", "starttls", "tls")
 
 
@@ -144,7 +145,32 @@ class EmailAlert:
     ca_file: Path | None = None  # trust this CA (a private mail relay) besides the system's
 
 
-AlertChannel = ConsoleAlert | EmailAlert
+@dataclass(frozen=True)
+class WebhookAlert:
+    """A signed JSON POST per alert or digest to a URL of the user's (alert/webhook.py)."""
+
+    name: str
+    topics: tuple[str, ...] | None
+    url: str  # http(s); its host:port may be on loopback or a private network: the user named it
+    secret_file: Path | None = None  # None: the secret is in $SYNDICATOR_WEBHOOK_SECRET
+    timeout: float = 30.0
+    retry: float = 60.0
+    digest: float | None = None
+
+
+@dataclass(frozen=True)
+class AppriseAlert:
+    """Notifications through Apprise's URLs (Matrix, Telegram, ntfy, …; alert/apprise.py)."""
+
+    name: str
+    topics: tuple[str, ...] | None
+    urls: tuple[str, ...]  # hold tokens: shown only as `shown_urls`
+    shown_urls: tuple[str, ...] = ()  # the same, as Apprise's privacy mode writes them
+    retry: float = 60.0
+    digest: float | None = None
+
+
+AlertChannel = ConsoleAlert | EmailAlert | WebhookAlert | AppriseAlert
 
 
 @dataclass(frozen=True)
@@ -596,6 +622,15 @@ def _alerts(items: list[Any], topic_names: set[str], base: Path) -> tuple[AlertC
             _known(item, key, {"type", "name", "topics", "retry"})
             channels.append(ConsoleAlert(name=name, topics=topics, retry=retry))
             continue
+        digest = (
+            parse_duration(item["digest"], f"{key}.digest", DIGEST) if "digest" in item else None
+        )
+        if kind == "webhook":
+            channels.append(_webhook(item, key, base, name, topics, retry, digest))
+            continue
+        if kind == "apprise":
+            channels.append(_apprise(item, key, name, topics, retry, digest))
+            continue
         _known(
             item,
             key,
@@ -664,13 +699,102 @@ def _alerts(items: list[Any], topic_names: set[str], base: Path) -> tuple[AlertC
                 timeout=parse_duration(item.get("timeout", 30), f"{key}.timeout", TIMEOUT),
                 retry=retry,
                 ca_file=_path(ca_file, f"{key}.ca_file", base) if ca_file else None,
-                digest=parse_duration(item["digest"], f"{key}.digest", DIGEST)
-                if "digest" in item
-                else None,
+                digest=digest,
             )
         )
     _unique((c.name for c in channels), "alerts", "alert channel")
     return tuple(channels)
+
+
+def _webhook(
+    item: Mapping[str, Any],
+    key: str,
+    base: Path,
+    name: str,
+    topics: tuple[str, ...] | None,
+    retry: float,
+    digest: float | None,
+) -> WebhookAlert:
+    _known(
+        item, key, {"type", "name", "topics", "url", "secret_file", "timeout", "retry", "digest"}
+    )
+    raw = _require(item, key, "url", str).strip()
+    url = http_url(raw)
+    if url is None or not urlsplit(url).hostname:
+        raise ConfigError(f"{key}.url", f"expected an http(s) URL, got {redact_url(raw)!r}")
+    # The URL itself may be a capability (a token in its path): masked in whatever is logged.
+    remember_secrets(*url_secrets(url), *webhook_path_secrets(url))
+    secret_file = item.get("secret_file")
+    if secret_file is None and not os.environ.get(WEBHOOK_SECRET_ENV):
+        raise ConfigError(
+            f"{key}.secret_file",
+            f"a webhook is signed: set secret_file, or put the secret in ${WEBHOOK_SECRET_ENV}",
+        )
+    return WebhookAlert(
+        name=name,
+        topics=topics,
+        url=url,
+        secret_file=None if secret_file is None else _path(secret_file, f"{key}.secret_file", base),
+        timeout=parse_duration(item.get("timeout", 30), f"{key}.timeout", TIMEOUT),
+        retry=retry,
+        digest=digest,
+    )
+
+
+def webhook_path_secrets(url: str) -> list[str]:
+    """The path segments of a webhook URL long enough to be a token (`/hooks/T0/B0/XXXX`):
+    many services put the credential there. Shorter ones are words, not worth masking."""
+    return [p for p in urlsplit(url).path.split("/") if len(p) >= 16]
+
+
+def _apprise(
+    item: Mapping[str, Any],
+    key: str,
+    name: str,
+    topics: tuple[str, ...] | None,
+    retry: float,
+    digest: float | None,
+) -> AppriseAlert:
+    _known(item, key, {"type", "name", "topics", "urls", "retry", "digest"})
+    urls = item.get("urls")
+    if isinstance(urls, str):
+        urls = [urls]
+    if "urls" not in item:
+        raise ConfigError(f"{key}.urls", "is required (a list of Apprise URLs)")
+    found = _strings({"urls": urls}, f"{key}.urls", "urls")
+    if not found:
+        raise ConfigError(f"{key}.urls", "at least one Apprise URL is needed")
+    try:
+        import apprise
+    except ImportError:
+        raise ConfigError(
+            f"{key}.type",
+            "the apprise channel needs the Apprise package: pip install 'syndicator[apprise]'",
+        ) from None
+    shown_urls = []
+    for n, url in enumerate(found):
+        _no_controls(url, f"{key}.urls[{n}]")
+        plugin = apprise.Apprise.instantiate(url.strip(), suppress_exceptions=True)
+        scheme = url.partition("://")[0]
+        if plugin is None or isinstance(plugin, bool):
+            raise ConfigError(
+                f"{key}.urls[{n}]", f"Apprise does not understand this {scheme}:// URL"
+            )
+        privacy_url: Callable[..., object] = plugin.url  # Apprise's own redaction
+        private = str(privacy_url(privacy=True)).partition("?")[0]
+        # Whatever Apprise's privacy mode hides is a token: masked wherever it is logged.
+        words = set(re.split(r"[/:@?&=#]+", private))
+        tokens = [w for w in re.split(r"[/:@?&=#]+", url) if w and w not in words]
+        remember_secrets(*([url, *tokens] if tokens else []), *url_secrets(url))
+        shown_urls.append(private)
+    return AppriseAlert(
+        name=name,
+        topics=topics,
+        urls=tuple(u.strip() for u in found),
+        shown_urls=tuple(shown_urls),
+        retry=retry,
+        digest=digest,
+    )
 
 
 def _address(value: str, key: str) -> str:

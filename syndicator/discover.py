@@ -8,6 +8,7 @@ the feeds a page advertises).
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 import warnings
@@ -52,16 +53,48 @@ class FeedLink:
         return self.kind in READABLE
 
 
+_BOMS = (  # UTF-32's before UTF-16's: the one starts with the other
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _page_encoding(head: bytes) -> str:
+    """A page's encoding: its byte order mark, else what it declares, else UTF-8 when it
+    decodes, else windows-1252. Chosen here because bs4 would otherwise ask chardet or
+    charset_normalizer first when one is installed (Apprise's extra brings the latter), and
+    their guess (a Korean code page for UTF-8 with C1 controls) would change what a page
+    advertises depending on what else is installed."""
+    from bs4.dammit import EncodingDetector
+
+    for mark, name in _BOMS:
+        if head.startswith(mark):
+            return name
+    declared = EncodingDetector.find_declared_encoding(head, is_html=True)
+    if declared:
+        return str(declared)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a cut-off tail is ok
+    except UnicodeDecodeError:
+        return "windows-1252"
+    return "utf-8"
+
+
 def _advertised(html: bytes | str, base_url: str) -> list[tuple[str, str, str]]:
     """(mime type, href resolved against `<base href>` or the page URL, title) of every feed
     link `<link rel="alternate" type=...>` of a page, in page order. Only the page's first
     PAGE_LIMIT bytes and its `<link>` and `<base>` tags are parsed."""
     from bs4 import BeautifulSoup, SoupStrainer, Tag  # off the daemon's start-up
 
+    head = html[:PAGE_LIMIT]
+    encoding = _page_encoding(head) if isinstance(head, bytes) else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bs4 warns about XHTML-looking pages; harmless here
         soup = BeautifulSoup(
-            html[:PAGE_LIMIT], "lxml", parse_only=SoupStrainer(["link", "base"])
+            head, "lxml", parse_only=SoupStrainer(["link", "base"]), from_encoding=encoding
         )
     base = base_url
     base_tag = soup.find("base", href=True)

@@ -59,4 +59,13 @@ class StoreError(SyndicatorError):
 
 
 class DeliveryError(SyndicatorError):
-    pass
+    """`permanent`: the receiver refused this message for good (a webhook's 404); it is never
+    retried. Otherwise it is retried with back-off, at the earliest after `retry_after` seconds
+    when the receiver asked for that."""
+
+    def __init__(
+        self, reason: str, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+        self.retry_after = retry_after

@@ -70,7 +70,7 @@ def make_client(
     be on a loopback, private or otherwise internal address."""
     pool = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
-        transport=_guarded_transport(pool, AddressGuard(allow)),
+        transport=guarded_transport(pool, AddressGuard(allow)),
         follow_redirects=True,
         max_redirects=limits.max_redirects,
         timeout=httpx.Timeout(limits.timeout, connect=limits.connect_timeout),
@@ -264,7 +264,7 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
 
 
-def _guarded_transport(limits: httpx.Limits, guard: AddressGuard) -> httpx.AsyncHTTPTransport:
+def guarded_transport(limits: httpx.Limits, guard: AddressGuard) -> httpx.AsyncHTTPTransport:
     """httpx's own transport with the guard as httpcore's network backend.
 
     httpx has no public parameter for the backend, so it is set on the pool httpx built; if a

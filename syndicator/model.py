@@ -257,6 +257,7 @@ class ChannelCounts:
     sent: int
     retrying: int  # pending alerts that failed at least once
     last_error: str | None
+    failed: int = 0  # refused for good by the receiver (a webhook's 4xx): never retried
 
 
 # -- what the status page shows (store/reports.py reads it, page.py renders it) ---------------

@@ -8,6 +8,7 @@ run. (The daemon's own status page is serve.py's.)
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -16,9 +17,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from syndicator.config import Config, ConsoleAlert, EmailAlert, Source
+from syndicator.config import AppriseAlert, Config, ConsoleAlert, EmailAlert, Source, WebhookAlert
 from syndicator.model import ChannelCounts, SourceState
-from syndicator.redact import redact_text, shown, text_block
+from syndicator.redact import origin_only, redact_text, shown, text_block
 from syndicator.store import Store
 
 log = logging.getLogger(__name__)
@@ -37,19 +38,24 @@ class FeedFile:
 
 
 def feed_files(output_dir: Path) -> list[FeedFile]:
-    """The .atom files in output_dir with their entry counts: what readers actually get."""
+    """The .atom and .json files in output_dir with their entry counts: what readers actually
+    get."""
     files = []
-    for path in sorted(output_dir.glob("*.atom")):
+    for path in sorted([*output_dir.glob("*.atom"), *output_dir.glob("*.json")]):
         try:
             mtime = path.stat().st_mtime
         except OSError:
             continue  # removed meanwhile
         count: int | None
         try:
-            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-            root = etree.parse(str(path), parser).getroot()
-            count = sum(1 for _ in root.iterchildren(_ATOM_ENTRY))
-        except (OSError, etree.XMLSyntaxError) as exc:
+            if path.suffix == ".json":
+                items = json.loads(path.read_bytes()).get("items")
+                count = len(items) if isinstance(items, list) else None
+            else:
+                parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+                root = etree.parse(str(path), parser).getroot()
+                count = sum(1 for _ in root.iterchildren(_ATOM_ENTRY))
+        except (OSError, ValueError, AttributeError, etree.XMLSyntaxError) as exc:
             log.debug("cannot read %s: %s", path, exc)
             count = None
         files.append(FeedFile(path.name, count, mtime))
@@ -215,12 +221,16 @@ def render_status(config: Config, snap: Summary | None, now: float) -> str:
     out.append("")
     pending = sum(c.pending for c in snap.outbox.values())
     sent = sum(c.sent for c in snap.outbox.values())
-    out.append(f"Alerts: {pending} pending, {sent} sent")
+    failed = sum(c.failed for c in snap.outbox.values())
+    out.append(f"Alerts: {pending} pending, {sent} sent" + (f", {failed} failed" if failed else ""))
     for channel in sorted({a.name for a in config.alerts} | set(snap.outbox)):
         c = snap.outbox.get(channel, ChannelCounts(0, 0, 0, None))
         line = f"  {channel}: {c.pending} pending, {c.sent} sent"
+        error = _short(c.last_error or "", 90)
         if c.retrying:
-            line += f", {c.retrying} retrying (last error: {_short(c.last_error or '', 50)})"
+            line += f", {c.retrying} retrying" + ("" if c.failed else f" (last error: {error})")
+        if c.failed:
+            line += f", {c.failed} failed (refused for good, not retried; last error: {error})"
         out.append(line)
     return _screen("\n".join(out) + "\n")
 
@@ -235,7 +245,7 @@ def render_check(config: Config) -> str:
     """`syndicator check`: what `run` would do with this config."""
     out = [f"config {config.path} is valid", ""]
     out.append(f"state database: {config.state_location}")
-    feeds = ", ".join(["all.atom", *(f"{t.name}.atom" for t in config.topics)])
+    feeds = ", ".join(f"{n}.atom/.json" for n in ["all", *(t.name for t in config.topics)])
     out.append(f"output: {config.output_dir}  ({feeds}; newest {config.max_entries} each)")
     if config.server is not None:
         out.append(
@@ -274,4 +284,11 @@ def render_check(config: Config) -> str:
                 f"  {a.name}: email to {', '.join(a.to)} via {a.host}:{a.port} "
                 f"({a.security}), {topics}"
             )
+        elif isinstance(a, WebhookAlert):
+            out.append(f"  {a.name}: webhook to {origin_only(a.url)}, {topics}")
+        elif isinstance(a, AppriseAlert):
+            out.append(f"  {a.name}: apprise to {', '.join(a.shown_urls)}, {topics}")
+        digest = None if isinstance(a, ConsoleAlert) else a.digest
+        if digest is not None:
+            out[-1] += f", digest every {format_interval(digest)}"
     return _screen("\n".join(out) + "\n")

@@ -37,7 +37,15 @@ from syndicator.fetch import (
     named_endpoints,
 )
 from syndicator.model import Fetched, NewNotice, Recleaned, SourceState, SourceUpdate
-from syndicator.publish import ALL, ping_hub, render_feed, utcnow, write_atomic
+from syndicator.publish import (
+    ALL,
+    FEED_FILES,
+    ping_hub,
+    render_feed,
+    render_json_feed,
+    utcnow,
+    write_atomic,
+)
 from syndicator.redact import redact_url, shown
 from syndicator.store import Store
 from syndicator.workers import POOL_THRESHOLD, Workers
@@ -403,19 +411,26 @@ class Pipeline:
     # -- publish ---------------------------------------------------------------------------
 
     def publish(self, report: CycleReport | None = None) -> list[str]:
-        """Write each feed that changed (or is missing) once per cycle. A feed that cannot be
-        written (disk full, a file in the way) stays marked and is tried again next cycle."""
+        """Write each feed that changed (or is missing) once per cycle, as Atom and as JSON
+        Feed. A feed that cannot be written (disk full, a file in the way) stays marked and is
+        tried again next cycle."""
         out = self.config.output_dir
         names = [ALL, *(t.name for t in self.config.topics)]
         dirty = self.store.dirty_feeds()
-        todo = [n for n in names if n in dirty or not (out / f"{n}.atom").exists()]
+        todo = [
+            n
+            for n in names
+            if n in dirty or not all((out / f"{n}{ext}").exists() for ext in FEED_FILES)
+        ]
         written = []
+        changed_files: list[str] = []  # what the hub is told of
         done = dirty - set(names)  # feeds of topics no longer configured: nothing to write
         failed: dict[str, str] = {}
         now = utcnow()
         queries = {t.name: t.query for t in self.config.topics}
         server = self.config.server
         hub = server.websub_hub if server else None
+        base = self.config.base_url
         for name in todo:
             topic = None if name == ALL else name
             entries = self.store.feed_entries(topic, self.config.max_entries)
@@ -423,27 +438,32 @@ class Pipeline:
                 title, subtitle = "Syndicator: all entries", "Every cleaned entry of every source"
             else:
                 title, subtitle = f"Syndicator: {name}", f"Entries matching {queries[name]}"
-            data = render_feed(
-                name, title, entries, self.config.base_url, now, subtitle, topic, hub
-            )
+            shapes = {
+                ".atom": render_feed(name, title, entries, base, now, subtitle, topic, hub),
+                ".json": render_json_feed(name, title, entries, base, subtitle, topic, hub),
+            }
+            changed = []
             try:
-                changed = write_atomic(out / f"{name}.atom", data)
+                for ext, data in shapes.items():
+                    if write_atomic(out / f"{name}{ext}", data):
+                        changed.append(f"{name}{ext}")
             except OSError as exc:
                 failed[name] = exc.strerror or str(exc)
                 log.error(
                     "cannot write %s: %s; it is written again next cycle",
-                    out / f"{name}.atom",
+                    out / f"{name}{ext}",
                     failed[name],
                 )
                 continue
             done.add(name)
             if changed:
                 written.append(name)
-                log.info("published %s.atom (%d entries)", name, len(entries))
+                changed_files += changed
+                log.info("published %s (%d entries)", " and ".join(changed), len(entries))
         if done:
             self.store.clear_dirty(done)
-        if hub and written:
-            ping_hub(hub, [f"{self.config.base_url}{name}.atom" for name in written])
+        if hub and changed_files:
+            ping_hub(hub, [f"{base}{file}" for file in changed_files])
         if report is not None:
             report.feeds_written = written
             report.feeds_failed = failed

@@ -1,4 +1,5 @@
-"""Stored entries → Atom 1.0 files that any feed reader accepts.
+"""Stored entries → Atom 1.0 files that any feed reader accepts, and the same feeds as
+JSON Feed 1.1 beside them.
 
 Rendering is pure (entries in, bytes out); writing is atomic (temp file, fsync, rename), so a
 reader or the HTTP server never sees half a feed, even if the daemon is killed mid-write.
@@ -6,6 +7,7 @@ reader or the HTTP server never sees half a feed, even if the daemon is killed m
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -13,6 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from syndicator import __version__
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 # and a terminal reader (newsboat) would obey one (CSI \x9b starts an escape sequence).
 _NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 ALL = "all"
+FEED_FILES = (".atom", ".json")  # every feed is written in each of these shapes
 
 
 def xml_safe(text: str) -> str:
@@ -62,7 +66,7 @@ def render_feed(
     for entry in reversed(entries):
         fe = fg.add_entry()
         fe.id(entry.uid)
-        fe.title(xml_safe(entry.title) or _fallback_title(entry))
+        fe.title(xml_safe(entry.title) or xml_safe(_fallback_title(entry)) or "(untitled)")
         fe.updated(entry.updated)
         if entry.published:
             fe.published(entry.published)
@@ -76,6 +80,55 @@ def render_feed(
         fe.summary(xml_safe(_note(entry, topic)))
     data: bytes = fg.atom_str(pretty=True)
     return data
+
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def render_json_feed(
+    name: str,
+    title: str,
+    entries: Sequence[StoredEntry],
+    base_url: str,
+    subtitle: str = "",
+    topic: str | None = None,
+    hub: str | None = None,
+) -> bytes:
+    """The same feed as JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the entries, text and
+    notes of the Atom document, for readers and automations that prefer JSON."""
+    feed: dict[str, Any] = {"version": JSON_FEED_VERSION, "title": xml_safe(title)}
+    if base_url.startswith(("http://", "https://")):
+        feed["home_page_url"] = base_url
+    feed["feed_url"] = f"{base_url}{name}.json"
+    if subtitle:
+        feed["description"] = xml_safe(subtitle)
+    feed["authors"] = [{"name": "Syndicator"}]
+    if hub:
+        feed["hubs"] = [{"type": "WebSub", "url": hub}]
+    items = []
+    for entry in entries:
+        item: dict[str, Any] = {"id": entry.uid}
+        if _absolute(entry.link):
+            item["url"] = entry.link
+        item["title"] = xml_safe(entry.title) or xml_safe(_fallback_title(entry)) or "(untitled)"
+        item["content_html"] = xml_safe(entry.html) or "<p></p>"
+        item["summary"] = xml_safe(_note(entry, topic))
+        item["date_published"] = _rfc3339(entry.published or entry.updated)
+        item["date_modified"] = _rfc3339(entry.updated)
+        if entry.author:
+            item["authors"] = [{"name": xml_safe(entry.author)}]
+        if entry.hits:
+            item["tags"] = [hit.topic for hit in entry.hits]
+        items.append(item)
+    feed["items"] = items
+    return (json.dumps(feed, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC, as JSON Feed asks: `2024-01-01T12:00:00Z`."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _note(entry: StoredEntry, topic: str | None) -> str:

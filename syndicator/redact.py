@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 from typing import Any
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 MASK = "***"
 
@@ -89,6 +89,21 @@ def public_url(url: str) -> str:
     and follow, and the base a feed's relative links resolve against (a reference such as ""
     or "#x" keeps its base's query, so the base must hold no secret)."""
     return _rewrite(url, drop=True)
+
+
+def origin_only(url: str) -> str:
+    """Scheme, host and port, the rest as `/***`: a webhook URL as it may be shown. Its path
+    and query are often the credential itself (chat services' incoming-webhook URLs), which
+    no rule could tell from a path. Never raises."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        return MASK
+    host = f"[{host}]" if ":" in host else host
+    rest = "/***" if parts.path.strip("/") or parts.query or parts.fragment else "/"
+    return f"{parts.scheme}://{host}{port}{rest}" if parts.scheme and host else MASK
 
 
 def _rewrite(url: str, drop: bool) -> str:

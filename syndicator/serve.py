@@ -1,8 +1,9 @@
 """The daemon's HTTP server: published feeds with validators, a status page, a health check.
 
-Feed readers poll often, so every feed answers conditional requests with 304 and a gzip body for
-those that accept it. The server never touches the database: the pipeline hands it an immutable
-status snapshot after each cycle, so a slow reader can never block a poll.
+Feed readers poll often, so every feed (Atom, and the same as JSON Feed) answers conditional
+requests with 304 and a gzip body for those that accept it. The server never touches the
+database: the pipeline hands it an immutable status snapshot after each cycle, so a slow
+reader can never block a poll.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ __all__ = ["FeedServer", "SourceStatus", "Status", "status_page"]
 
 log = logging.getLogger(__name__)
 
-_FEED_NAME = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.atom$")
+_FEED_NAME = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.(atom|json)$")
+_FEED_TYPES = {
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",  # JSON Feed 1.1's media type
+}
 
 
 HEAD_TIMEOUT = 10.0  # seconds a client has to send its whole request head
@@ -235,12 +240,12 @@ class _Handler(BaseHTTPRequestHandler):
                 {"Cache-Control": "no-cache"},
             )
         elif m := _FEED_NAME.match(path):
-            self._feed(self.owner.directory / f"{m.group(1)}.atom", head)
+            self._feed(self.owner.directory / f"{m.group(1)}.{m.group(2)}", head)
         else:
             self._send(404, b"not found\n", "text/plain; charset=utf-8", head)
 
     def _feeds(self) -> list[str]:
-        found = self.owner.directory.glob("*.atom")
+        found = [*self.owner.directory.glob("*.atom"), *self.owner.directory.glob("*.json")]
         return sorted(p.name for p in found if _FEED_NAME.match(f"/{p.name}") and _inside(p))
 
     def _feed(self, path: Path, head: bool) -> None:
@@ -267,9 +272,8 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if use_gzip:
             extra["Content-Encoding"] = "gzip"
-        self._send(
-            200, packed if use_gzip else body, "application/atom+xml; charset=utf-8", head, extra
-        )
+        kind = _FEED_TYPES[path.suffix.lstrip(".")]
+        self._send(200, packed if use_gzip else body, kind, head, extra)
 
     def _send(
         self, code: int, body: bytes, kind: str, head: bool, extra: dict[str, str] | None = None

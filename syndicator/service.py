@@ -89,7 +89,9 @@ def snapshot(pipeline: Pipeline, problems: Mapping[str, str] = MappingProxyType(
         set(report.channels) - {a.name for a in config.alerts}
     ):
         c = report.channels.get(name, ChannelCounts(0, 0, 0, None))
-        channels.append(ChannelStatus(name, c.pending, c.sent, c.retrying, 0, c.last_error))
+        channels.append(
+            ChannelStatus(name, c.pending, c.sent, c.retrying, c.failed, c.last_error)
+        )
     return Status(
         topics=tuple((t.name, t.query) for t in config.topics),
         sources=tuple(

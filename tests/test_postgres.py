@@ -54,7 +54,7 @@ def test_a_state_migrated_to_postgres_carries_on_where_it_stopped(
     assert sum(line.endswith(("(wire)", "(paper)")) for line in alerted) == 1  # one story
     feeds = tmp_path / "feeds"
     before = {f.name: f.read_bytes() for f in feeds.iterdir()}
-    assert set(before) == {"all.atom", "nato.atom", "world.atom"}
+    assert set(before) == {f"{n}.{x}" for n in ("all", "nato", "world") for x in ("atom", "json")}
 
     moved = run_cli("migrate", "--to", postgres_url, "--config", str(config))
     assert moved.returncode == 0, moved.stderr

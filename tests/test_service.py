@@ -266,8 +266,11 @@ url = "{url}"
     )
     assert run_cli("run", "--once", "--config", str(config)).returncode == 0
     pings = [r.body.decode() for r in feed_server.requests_to("/hub")]
-    assert pings == [f"hub.mode=publish&hub.url=http%3A%2F%2F127.0.0.1%3A{port}%2Fall.atom"]
+    assert pings == [
+        f"hub.mode=publish&hub.url=http%3A%2F%2F127.0.0.1%3A{port}%2Fall.{shape}"
+        for shape in ("atom", "json")
+    ]
     feed = (tmp_path / "feeds" / "all.atom").read_text(encoding="utf-8")
     assert f'href="{feed_server.base}/hub" rel="hub"' in feed
     assert run_cli("run", "--once", "--config", str(config)).returncode == 0
-    assert len(feed_server.requests_to("/hub")) == 1  # nothing changed: no ping
+    assert len(feed_server.requests_to("/hub")) == 2  # nothing changed: no ping

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Sequence
+from enum import Enum
 from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from syndicator.config import AlertChannel, ConsoleAlert, EmailAlert
+from syndicator.config import AlertChannel, AppriseAlert, ConsoleAlert, EmailAlert, WebhookAlert
 from syndicator.errors import DeliveryError
 from syndicator.model import Notice, PendingAlert
 from syndicator.redact import shown
@@ -53,6 +54,14 @@ def make_sender(channel: AlertChannel) -> Sender:
         from syndicator.alert.email import EmailSender
 
         return EmailSender(channel)
+    if isinstance(channel, WebhookAlert):
+        from syndicator.alert.webhook import WebhookSender
+
+        return WebhookSender(channel)
+    if isinstance(channel, AppriseAlert):
+        from syndicator.alert.apprise import AppriseSender
+
+        return AppriseSender(channel)
     raise TypeError(f"unknown alert channel {channel!r}")
 
 
@@ -62,8 +71,9 @@ def retry_delay(attempts: int, first: float = 60.0) -> float:
 
 
 def deliver(store: Store, senders: Sequence[Sender], now: float) -> tuple[int, int]:
-    """Send what is due on every channel; returns (sent, failed). A failure ends that channel's
-    round, since the next message would most likely fail the same way."""
+    """Send what is due on every channel; returns (sent, failed). A failure to be retried ends
+    that channel's round, since the next message would most likely fail the same way; one
+    refused for good (a webhook's 4xx: that message) does not."""
     sent = failed = 0
     for sender in senders:
         s, f = _deliver_channel(store, sender, now)
@@ -73,23 +83,27 @@ def deliver(store: Store, senders: Sequence[Sender], now: float) -> tuple[int, i
 
 
 def _deliver_channel(store: Store, sender: Sender, now: float) -> tuple[int, int]:
-    sent = 0
+    sent = refused = 0
     while claimed := store.claim_notices(sender.name, now, 1, CLAIM_TTL):
         (notice,) = claimed
         send = partial(sender.send_notice, notice)
-        if not _attempt(store, sender, [notice.id], notice.attempts, now, send, notice.subject):
-            return sent, 1
-        sent += 1
+        outcome = _attempt(store, sender, [notice.id], notice.attempts, now, send, notice.subject)
+        if outcome is RETRY:
+            return sent, refused + 1
+        sent += outcome is SENT
+        refused += outcome is REFUSED
     if sender.digest is not None:
         digested, failed = _deliver_digests(store, sender, now)
-        return sent + digested, failed
+        return sent + digested, refused + failed
     while claimed_alerts := store.claim_alerts(sender.name, now, 1, CLAIM_TTL):
         (alert,) = claimed_alerts
         send = partial(sender.send, alert)
-        if not _attempt(store, sender, [alert.id], alert.attempts, now, send, alert.entry.title):
-            return sent, 1
-        sent += 1
-    return sent, 0
+        outcome = _attempt(store, sender, [alert.id], alert.attempts, now, send, alert.entry.title)
+        if outcome is RETRY:
+            return sent, refused + 1
+        sent += outcome is SENT
+        refused += outcome is REFUSED
+    return sent, refused
 
 
 def _deliver_digests(store: Store, sender: Sender, now: float) -> tuple[int, int]:
@@ -97,7 +111,7 @@ def _deliver_digests(store: Store, sender: Sender, now: float) -> tuple[int, int
     topic at a time: each round claims the pending alerts, keeps one due topic's and releases
     the rest, so a node that dies mid-send holds no more than that digest."""
     assert sender.digest is not None
-    sent = 0
+    sent = refused = 0
     while claimed := store.claim_alerts(sender.name, now, 100, CLAIM_TTL):
         by_topic: dict[str, list[PendingAlert]] = {}
         for alert in claimed:
@@ -111,10 +125,23 @@ def _deliver_digests(store: Store, sender: Sender, now: float) -> tuple[int, int
         ids = [a.id for a in alerts]
         attempts = max(a.attempts for a in alerts)
         send = partial(sender.send_digest, due, alerts)
-        if not _attempt(store, sender, ids, attempts, now, send, f"digest {due}"):
-            return sent, 1
-        sent += len(alerts)
-    return sent, 0
+        outcome = _attempt(store, sender, ids, attempts, now, send, f"digest {due}")
+        if outcome is RETRY:
+            return sent, refused + 1
+        sent += len(alerts) if outcome is SENT else 0
+        refused += outcome is REFUSED
+    return sent, refused
+
+
+class _Outcome(Enum):
+    """What one attempt came to: sent; failed, to be retried; refused for good."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    REFUSED = "refused"
+
+
+SENT, RETRY, REFUSED = _Outcome.SENT, _Outcome.RETRY, _Outcome.REFUSED
 
 
 def _attempt(
@@ -125,21 +152,33 @@ def _attempt(
     now: float,
     send: Callable[[], None],
     what: str,
-) -> bool:
+) -> _Outcome:
     try:
         send()
     except Exception as exc:  # whatever a channel raises is its failed attempt, never the cycle's
         reason = str(exc) if isinstance(exc, DeliveryError) else _unexpected(exc)
+        if isinstance(exc, DeliveryError) and exc.permanent:
+            for row in ids:
+                store.mark_undeliverable(row, reason, now)
+            log.error(
+                "alert channel=%s item=%r refused for good: %s; not retried",
+                sender.name,
+                what,
+                reason,
+            )
+            return REFUSED  # this message is settled; the next may well be accepted
         delay = retry_delay(attempts, sender.retry)
+        if isinstance(exc, DeliveryError) and exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, RETRY_MAX))  # the receiver asked to wait
         for row in ids:
             store.mark_failed(row, reason, now + delay)
         log.warning(
             "alert channel=%s item=%r failed: %s; retry in %ds", sender.name, what, reason, delay
         )
-        return False
+        return RETRY
     for row in ids:
         store.mark_sent(row, now)
-    return True
+    return SENT
 
 
 def _unexpected(exc: Exception) -> str:

@@ -248,20 +248,14 @@ class PostgresStore(SQLStore):
                 row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 version = None if row is None else str(row[0])
             schema.check_version(version)
-            if version is None:
+            if version is not None:
+                schema.migrate_postgres(self._db, version)
+            else:
                 self._db.execute(schema.POSTGRES_SCHEMA)
                 self._db.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema', ?) "
                     "ON CONFLICT (key) DO NOTHING",
                     (str(schema.SCHEMA_VERSION),),
-                )
-            elif int(version) < 7:
-                # The status page's indexes (schema 7).
-                for statement in schema.PAGE_INDEXES:
-                    self._db.execute(statement)
-            if version is not None and int(version) < schema.SCHEMA_VERSION:
-                self._db.execute(
-                    "UPDATE meta SET value=? WHERE key='schema'", (str(schema.SCHEMA_VERSION),)
                 )
 
     @contextmanager

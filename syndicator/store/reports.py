@@ -78,26 +78,31 @@ class Reports:
         return dict(self._db.execute("SELECT topic, count(*) FROM hits GROUP BY topic"))
 
     def channel_counts(self) -> dict[str, ChannelCounts]:
-        """Each channel's outbox: pending, sent, retrying and the last error."""
+        """Each channel's outbox: pending, sent, retrying, failed for good (a receiver refused
+        them: never retried) and the last error of an unsent one."""
         counts = {}
-        for channel, pending, sent, retrying in self._db.execute(
-            "SELECT channel, count(*) FILTER (WHERE sent IS NULL), "
+        for channel, pending, sent, retrying, failed in self._db.execute(
+            "SELECT channel, count(*) FILTER (WHERE sent IS NULL AND given_up IS NULL), "
             "count(*) FILTER (WHERE sent IS NOT NULL), "
-            "count(*) FILTER (WHERE sent IS NULL AND attempts > 0) FROM outbox GROUP BY channel"
+            "count(*) FILTER (WHERE sent IS NULL AND given_up IS NULL AND attempts > 0), "
+            "count(*) FILTER (WHERE given_up IS NOT NULL) FROM outbox GROUP BY channel"
         ).fetchall():
             row = self._db.execute(
                 "SELECT last_error FROM outbox WHERE channel=? AND sent IS NULL "
-                "AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+                "AND last_error IS NOT NULL ORDER BY coalesce(given_up, 0) DESC, id DESC LIMIT 1",
                 (channel,),
             ).fetchone()
-            counts[channel] = ChannelCounts(pending, sent, retrying, row[0] if row else None)
+            counts[channel] = ChannelCounts(
+                pending, sent, retrying, row[0] if row else None, failed=failed
+            )
         return counts
 
     def outbox_counts(self) -> OutboxTotals:
-        """Alerts and notices pending and sent, over every channel (the status page)."""
+        """Alerts and notices pending and sent, over every channel (the status page); those
+        given up are in channel_counts."""
         row = self._db.execute(
-            "SELECT count(*) FILTER (WHERE sent IS NULL), count(*) FILTER (WHERE sent IS NOT NULL) "
-            "FROM outbox"
+            "SELECT count(*) FILTER (WHERE sent IS NULL AND given_up IS NULL), "
+            "count(*) FILTER (WHERE sent IS NOT NULL) FROM outbox"
         ).fetchone()
         return OutboxTotals(int(row[0]), int(row[1]))
 

@@ -11,13 +11,18 @@ versions per node instead of one table of marks.
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 from syndicator.errors import StoreError
+
+if TYPE_CHECKING:
+    from syndicator.store.sql import Connection
 
 SCHEMA_VERSION = 7  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*;
 # 5: story_keys and evidence instead of SimHash bands (every story decided again);
 # 6: claims on outbox rows, leases on sources, request slots per host (several nodes);
-# 7: the status page's indexes (hits_topic_entry, entries_seen_source)
+# 7: outbox.given_up (a receiver refused an alert for good: never retried), the status page's
+#    indexes (hits_topic_entry, entries_seen_source)
 
 
 # Version 7's indexes, for the status page; created by either schema, and by the upgrade.
@@ -101,6 +106,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_try REAL NOT NULL DEFAULT 0,
     last_error TEXT,
     claimed_by TEXT, claimed_until REAL,  -- a node is sending it (until marked, or expiry)
+    given_up REAL,  -- when a receiver refused it for good (a webhook's 4xx): never retried
     UNIQUE (channel, entry_id)
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (channel, sent, next_try);
@@ -166,6 +172,10 @@ def migrate(db: sqlite3.Connection) -> bool:
         # The status page's indexes (create() made them already; kept self-contained).
         for statement in PAGE_INDEXES:
             db.execute(statement)
+        # An alert a receiver refused for good is kept, marked, and never sent again.
+        columns = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
+        if "given_up" not in columns:
+            db.execute("ALTER TABLE outbox ADD COLUMN given_up REAL")
     if version < SCHEMA_VERSION:
         db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
     return regroup
@@ -244,6 +254,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_try DOUBLE PRECISION NOT NULL DEFAULT 0,
     last_error TEXT,
     claimed_by TEXT, claimed_until DOUBLE PRECISION,
+    given_up DOUBLE PRECISION,
     UNIQUE (channel, entry_id)
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (channel, next_try) WHERE sent IS NULL;
@@ -279,9 +290,21 @@ COPIED = {
     "hits": ("entry_id", "topic", "terms"),
     "outbox": (
         "id", "channel", "entry_id", "topics", "subject", "body", "created", "sent",
-        "attempts", "next_try", "last_error",
+        "attempts", "next_try", "last_error", "given_up",
     ),
 }
+
+
+def migrate_postgres(db: Connection, value: str) -> None:
+    """Bring a PostgreSQL database written at an older SCHEMA_VERSION (6 or later) to this one,
+    inside the caller's transaction (which holds the schema lock)."""
+    version = int(value)
+    if version < 7:
+        db.execute("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS given_up DOUBLE PRECISION")
+        for statement in PAGE_INDEXES:  # the status page's
+            db.execute(statement)
+    if version < SCHEMA_VERSION:
+        db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
 
 def check_version(value: str | None) -> None:

@@ -795,7 +795,8 @@ class SQLStore(Reports):
     def pending_alerts(self, channel: str, now: float, limit: int = 100) -> list[PendingAlert]:
         """Unsent alerts due on a channel, claimed or not (what a single sender would send)."""
         return self._alerts(
-            "o.channel=? AND o.sent IS NULL AND o.next_try <= ? ORDER BY o.id LIMIT ?",
+            "o.channel=? AND o.sent IS NULL AND o.given_up IS NULL AND o.next_try <= ? "
+            "ORDER BY o.id LIMIT ?",
             (channel, now, limit),
         )
 
@@ -820,7 +821,8 @@ class SQLStore(Reports):
 
     def pending_notices(self, channel: str, now: float) -> list[Notice]:
         return self._notices(
-            "channel=? AND entry_id IS NULL AND sent IS NULL AND next_try <= ? ORDER BY id",
+            "channel=? AND entry_id IS NULL AND sent IS NULL AND given_up IS NULL "
+            "AND next_try <= ? ORDER BY id",
             (channel, now),
         )
 
@@ -839,7 +841,8 @@ class SQLStore(Reports):
             rows = self._db.execute(
                 "UPDATE outbox SET claimed_by=?, claimed_until=? WHERE id IN ("
                 f"SELECT id FROM outbox WHERE channel=? AND {kind} AND sent IS NULL "
-                "AND next_try <= ? AND (claimed_until IS NULL OR claimed_until <= ?) "
+                "AND given_up IS NULL AND next_try <= ? "
+                "AND (claimed_until IS NULL OR claimed_until <= ?) "
                 f"ORDER BY id LIMIT ?{self._FOR_UPDATE}{self._SKIP_LOCKED}) RETURNING id",
                 (self.node, now + ttl, channel, now, now, limit),
             ).fetchall()
@@ -880,7 +883,9 @@ class SQLStore(Reports):
 
     def next_retry(self) -> float | None:
         """When the earliest unsent outbox row may be tried again (the daemon wakes for it)."""
-        row = self._db.execute("SELECT min(next_try) FROM outbox WHERE sent IS NULL").fetchone()
+        row = self._db.execute(
+            "SELECT min(next_try) FROM outbox WHERE sent IS NULL AND given_up IS NULL"
+        ).fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
     def mark_sent(self, alert_id: int, now: float) -> None:
@@ -896,6 +901,16 @@ class SQLStore(Reports):
                 "UPDATE outbox SET attempts=attempts+1, last_error=?, next_try=?, "
                 "claimed_by=NULL, claimed_until=NULL WHERE id=?",
                 (error, next_try, alert_id),
+            )
+
+    def mark_undeliverable(self, alert_id: int, error: str, now: float) -> None:
+        """The receiver refused this row for good (a webhook's 404, say): it is kept with its
+        error, counted as failed, and never tried again."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE outbox SET attempts=attempts+1, last_error=?, given_up=?, "
+                "claimed_by=NULL, claimed_until=NULL WHERE id=?",
+                (error, now, alert_id),
             )
 
 

@@ -60,6 +60,7 @@ class SQLiteStore(SQLStore):
             if read_only:
                 self._db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
                 self._db.execute("PRAGMA busy_timeout=5000")
+                self._check_current(path)
                 return
             path.parent.mkdir(parents=True, exist_ok=True)
             # The pipeline uses the store from one worker thread at a time, never concurrently.
@@ -74,6 +75,18 @@ class SQLiteStore(SQLStore):
                     self._regroup_all()
         except sqlite3.Error as exc:
             raise database_trouble(path, exc) from exc
+
+    def _check_current(self, path: Path) -> None:
+        """A read-only report cannot upgrade an older database (the daemon that wrote it may still
+        run), and its queries would miss the new columns: say so in one line instead."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is not None and int(row[0]) < schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"state database {path} is at schema {row[0]}, older than this Syndicator "
+                f"({schema.SCHEMA_VERSION}); start the daemon or `syndicator run --once` of this "
+                "version once to upgrade it"
+            )
+        schema.check_version(None if row is None else str(row[0]))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
