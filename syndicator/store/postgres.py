@@ -226,6 +226,15 @@ class PostgresStore(SQLStore):
             self._salt = f"{row[0] if row else ''}\0"
             if not read_only:
                 self._create()
+            elif self.exists():
+                found = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                try:
+                    schema.require_current(
+                        None if found is None else str(found[0]), redact_url(url)
+                    )
+                except StoreError:
+                    self.close()
+                    raise
         except psycopg.Error as exc:
             raise database_trouble(url, exc) from exc
 

@@ -307,6 +307,18 @@ def migrate_postgres(db: Connection, value: str) -> None:
         db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
 
+def require_current(value: str | None, where: str) -> None:
+    """For a read-only report: it cannot upgrade an older database (the daemon that wrote it may
+    still run), and its queries would miss the new columns, so say so in one line instead."""
+    check_version(value)
+    if value is not None and int(value) < SCHEMA_VERSION:
+        raise StoreError(
+            f"state database {where} is at schema {value}, older than this Syndicator "
+            f"({SCHEMA_VERSION}); start the daemon or `syndicator run --once` of this version "
+            "once to upgrade it"
+        )
+
+
 def check_version(value: str | None) -> None:
     """A database written by a newer Syndicator is refused rather than misread."""
     if value is not None and int(value) > SCHEMA_VERSION:

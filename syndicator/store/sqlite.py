@@ -77,16 +77,12 @@ class SQLiteStore(SQLStore):
             raise database_trouble(path, exc) from exc
 
     def _check_current(self, path: Path) -> None:
-        """A read-only report cannot upgrade an older database (the daemon that wrote it may still
-        run), and its queries would miss the new columns: say so in one line instead."""
         row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is not None and int(row[0]) < schema.SCHEMA_VERSION:
-            raise StoreError(
-                f"state database {path} is at schema {row[0]}, older than this Syndicator "
-                f"({schema.SCHEMA_VERSION}); start the daemon or `syndicator run --once` of this "
-                "version once to upgrade it"
-            )
-        schema.check_version(None if row is None else str(row[0]))
+        try:
+            schema.require_current(None if row is None else str(row[0]), str(path))
+        except StoreError:
+            self._db.close()
+            raise
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
