@@ -255,6 +255,12 @@ class PostgresStore(SQLStore):
                     "ON CONFLICT (key) DO NOTHING",
                     (str(schema.SCHEMA_VERSION),),
                 )
+            elif int(version) < schema.SCHEMA_VERSION:
+                for step in schema.postgres_upgrade(int(version)):
+                    self._db.execute(step)
+                self._db.execute(
+                    "UPDATE meta SET value=? WHERE key='schema'", (str(schema.SCHEMA_VERSION),)
+                )
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -14,11 +14,31 @@ import sqlite3
 
 from syndicator.errors import StoreError
 
-SCHEMA_VERSION = 6  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*;
+SCHEMA_VERSION = 7  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*;
 # 5: story_keys and evidence instead of SimHash bands (every story decided again);
-# 6: claims on outbox rows, leases on sources, request slots per host (several nodes)
+# 6: claims on outbox rows, leases on sources, request slots per host (several nodes);
+# 7: source_blocks (each source's template memory), fulltext (article pages fetched)
 
-_SCHEMA = """
+# Schema 7's tables, the same in both databases (REAL is a double in PostgreSQL too).
+V7_TABLES = """
+-- Each source's template memory: the short blocks (template.block_key) of its recent
+-- entries, newest by `seen`, pruned to template.WINDOW entries per source.
+CREATE TABLE IF NOT EXISTS source_blocks (
+    source TEXT NOT NULL, key TEXT NOT NULL, seen REAL NOT NULL,
+    blocks TEXT NOT NULL,  -- a JSON list of keys
+    PRIMARY KEY (source, key)
+);
+-- Article pages fetched for teaser entries (fulltext): once per link, failures included, so a
+-- failing page is not asked for again every cycle.
+CREATE TABLE IF NOT EXISTS fulltext (
+    link TEXT PRIMARY KEY, source TEXT NOT NULL, fetched REAL NOT NULL,
+    ok INTEGER NOT NULL, html TEXT NOT NULL, reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fulltext_by_source ON fulltext (source);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     name TEXT PRIMARY KEY,
@@ -102,6 +122,8 @@ CREATE TABLE IF NOT EXISTS host_slots (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS host_starts (host TEXT PRIMARY KEY, last_start REAL) WITHOUT ROWID;
 """
+    + V7_TABLES
+)
 
 
 def create(db: sqlite3.Connection) -> None:
@@ -150,6 +172,11 @@ def migrate(db: sqlite3.Connection) -> bool:
         ):
             if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    if version < 7:
+        # source_blocks and fulltext: new tables only (no semicolon in their comments).
+        for statement in V7_TABLES.split(";"):
+            if statement.strip():
+                db.execute(statement)
     if version < SCHEMA_VERSION:
         db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
     return regroup
@@ -157,7 +184,8 @@ def migrate(db: sqlite3.Connection) -> bool:
 
 # -- PostgreSQL ------------------------------------------------------------------------------
 
-POSTGRES_SCHEMA = """
+POSTGRES_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     name TEXT PRIMARY KEY,
@@ -241,6 +269,17 @@ CREATE TABLE IF NOT EXISTS host_slots (
 );
 CREATE TABLE IF NOT EXISTS host_starts (host TEXT PRIMARY KEY, last_start DOUBLE PRECISION);
 """
+    + V7_TABLES
+)
+
+
+def postgres_upgrade(version: int) -> list[str]:
+    """The statements that bring a PostgreSQL state of `version` to SCHEMA_VERSION."""
+    steps: list[str] = []
+    if version < 7:
+        steps.append(V7_TABLES)
+    return steps
+
 
 # The tables `migrate --to` copies, parents first, with the columns both databases share.
 COPIED = {
@@ -261,6 +300,8 @@ COPIED = {
         "id", "channel", "entry_id", "topics", "subject", "body", "created", "sent",
         "attempts", "next_try", "last_error",
     ),
+    "source_blocks": ("source", "key", "seen", "blocks"),
+    "fulltext": ("link", "source", "fetched", "ok", "html", "reason"),
 }
 
 
