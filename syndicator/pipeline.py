@@ -50,7 +50,7 @@ from syndicator.model import (
 from syndicator.publish import ALL, ping_hub, render_feed, utcnow, write_atomic
 from syndicator.redact import redact_url, shown
 from syndicator.store import Store
-from syndicator.template import NOTHING, WINDOW
+from syndicator.template import NOTHING, WINDOW, Template
 from syndicator.workers import POOL_THRESHOLD, Workers
 
 __all__ = ["POOL_THRESHOLD", "CycleReport", "Pipeline"]
@@ -102,6 +102,7 @@ class Pipeline:
         self.rng = rng or random.Random()
         self.progress = progress  # called with (sources done, sources to poll) as polls finish
         self._to_poll = 0
+        self.learned: dict[str, Template] = {}  # what the last reclean learned, per source
         self.analyser = Analyser(config)
         self.workers = Workers(config, self.analyser)
         self.senders = senders if senders is not None else [make_sender(a) for a in config.alerts]
@@ -498,6 +499,7 @@ class Pipeline:
         self.store.save_template_history(source, memory, self.clock())
         learned = learn_from((), memory) if self.analyser.learning.get(source, True) else NOTHING
         if learned:
+            self.learned[source] = learned
             log.info(
                 "source=%s template: %d blocks learned from %d entries",
                 source,

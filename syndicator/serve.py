@@ -39,6 +39,7 @@ class SourceStatus:
     name: str
     url: str
     state: SourceState | None
+    fulltext: tuple[int, int] | None = None  # article pages (fetched, failed); None: off
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,14 @@ def _inside(path: Path) -> bool:
         return False
 
 
+def fulltext_cell(counts: tuple[int, int] | None) -> str:
+    """A source's article-page fetches (fulltext), as the status page and `status` say it."""
+    if counts is None:
+        return "off"
+    fetched, failed = counts
+    return f"{fetched} fetched, {failed} failed" if failed else f"{fetched} fetched"
+
+
 def status_page(status: Status, feeds: list[str]) -> str:
     """The page is served without login: every source URL is shown redacted and linked
     without its credentials, and no text carries control codes."""
@@ -338,7 +347,8 @@ def status_page(status: Status, feeds: list[str]) -> str:
             f"<td>{when(st.last_success if st else None)}</td>"
             f"<td>{e(st.last_error or '') if st else ''}</td>"
             f"<td>{when(st.next_poll if st else None)}</td>"
-            f"<td>{st.entries if st else 0}</td></tr>"
+            f"<td>{st.entries if st else 0}</td>"
+            f"<td>{fulltext_cell(s.fulltext)}</td></tr>"
         )
     feed_items = "".join(f'<li><a href="/{e(f)}">{e(f)}</a></li>' for f in feeds)
     problems = "".join(f'<p class="problem">{e(p)}</p>' for p in status.problems)
@@ -351,7 +361,8 @@ def status_page(status: Status, feeds: list[str]) -> str:
         f"<h2>Feeds</h2><ul>{feed_items}</ul><h2>Topics</h2><ul>{topic_items}</ul>"
         f"<h2>Alerts</h2><p>{status.alerts_pending} pending, {status.alerts_sent} sent</p>"
         "<h2>Sources</h2><table><tr><th>name</th><th>url</th><th>health</th>"
-        "<th>last success</th><th>last error</th><th>next poll</th><th>entries</th></tr>"
+        "<th>last success</th><th>last error</th><th>next poll</th><th>entries</th>"
+        "<th>full text</th></tr>"
         f"{''.join(rows)}</table><p><small>as of {when(status.updated)}</small></p>"
         "</body></html>"
     )

@@ -67,7 +67,7 @@ def rules_changed(old: Config, new: Config) -> bool:
             c.topics,
             c.drop,
             c.drop_selectors,
-            sorted((s.name, s.drop, s.drop_selectors) for s in c.sources),
+            sorted((s.name, s.drop, s.drop_selectors, s.learn) for s in c.sources),
         )
 
     return rules(old) != rules(new)
@@ -79,10 +79,17 @@ def snapshot(pipeline: Pipeline, problems: Mapping[str, str] = MappingProxyType(
 
     states = pipeline.store.source_states()
     pending, sent = pipeline.store.outbox_counts()
+    pages = pipeline.store.fulltext_counts()
     return Status(
         topics=tuple((t.name, t.query) for t in pipeline.config.topics),
         sources=tuple(
-            SourceStatus(s.name, s.url, states.get(s.name)) for s in pipeline.config.sources
+            SourceStatus(
+                s.name,
+                s.url,
+                states.get(s.name),
+                None if s.fulltext == "off" else pages.get(s.name, (0, 0)),
+            )
+            for s in pipeline.config.sources
         ),
         alerts_pending=pending,
         alerts_sent=sent,
