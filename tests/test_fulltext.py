@@ -217,3 +217,34 @@ def test_fulltext_off_by_default_and_a_bad_value_names_the_key(
     bad.write_text(bad.read_text().replace('fulltext = "auto"', 'fulltext = "sometimes"'))
     result = run_cli("check", "--config", str(bad))
     assert result.returncode == 2 and "sources[0].fulltext" in result.stderr, result.stderr
+
+
+def test_a_cluster_worker_fetches_the_page_through_the_shared_host_gate(
+    tmp_path: Path, feed_server: FeedServer, postgres_url: str
+) -> None:
+    """cluster.WorkerPipeline polls with ClusterGates: the article page waits for a slot of
+    its host in the shared store, as the feed does, and is remembered there."""
+    from syndicator.cluster import WorkerPipeline
+    from syndicator.config import load_config
+    from syndicator.store import open_store
+
+    base = feed_server.base
+    feed_server.routes["/artikel/0"] = Route(article_page(0), content_type="text/html")
+    feed_server.routes["/feed.rss"] = Route(teaser_feed(base, [f"{base}/artikel/0"]))
+    path = _config(tmp_path, base + "/feed.rss")
+    path.write_text(path.read_text().replace('"state/s.sqlite"', f'"{postgres_url}"'))
+    config = load_config(path)
+    store = open_store(config)
+    try:
+        worker = WorkerPipeline(config, store)  # type: ignore[arg-type]
+        assert not worker.poll_sources(["zeitung"]).failed
+        worker.close()
+        (entry,) = store.feed_entries("modell", 5)
+        assert WORD in entry.text and "Cookies" not in entry.text
+        page = store.fulltext_pages([f"{base}/artikel/0"])[f"{base}/artikel/0"]
+        assert page.ok and page.source == "zeitung"
+        assert store.fulltext_counts() == {"zeitung": (1, 0)}
+        gaps = [b.at - a.at for a, b in itertools.pairwise(feed_server.log)]
+        assert gaps and all(gap >= 0.3 for gap in gaps), gaps  # per_host_interval, shared
+    finally:
+        store.close()

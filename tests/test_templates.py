@@ -256,3 +256,32 @@ def test_a_bad_learn_value_names_the_key(tmp_path: Path) -> None:
     result = run_cli("check", "--config", str(config))
     assert result.returncode == 2
     assert "sources[0].learn" in result.stderr
+
+
+def test_a_cluster_worker_learns_and_applies_the_template_too(
+    tmp_path: Path, feed_server: FeedServer, postgres_url: str
+) -> None:
+    """The cluster's worker (cluster.WorkerPipeline, what a Celery task runs) polls through
+    the same pipeline code: it reads the memory from the shared store and fills it."""
+    from syndicator.cluster import WorkerPipeline
+    from syndicator.config import load_config
+    from syndicator.store import open_store
+    from tests.conftest import Route
+
+    feed_server.routes["/yle.rss"] = Route(feed(range(10)))
+    config_path = _config(tmp_path, feed_server.base + "/yle.rss")
+    text = config_path.read_text().replace('"state/s.sqlite"', f'"{postgres_url}"')
+    config_path.write_text(text)
+    config = load_config(config_path)
+    store = open_store(config)
+    try:
+        worker = WorkerPipeline(config, store)  # type: ignore[arg-type]
+        report = worker.poll_sources(["yle"])
+        assert report.polled == 1 and not report.failed, report
+        stored = store.feed_entries(None, 20)
+        assert len(stored) == 10
+        assert all("Lue lisää" not in e.text and "Lue lisää" not in e.html for e in stored)
+        assert len(store.template_history("yle")) == 10
+        worker.close()
+    finally:
+        store.close()
