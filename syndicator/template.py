@@ -48,21 +48,26 @@ _NUMBER = re.compile(
     r"|(?<=[(\[])\s*\d+(?=\s*[)\]])"  # a counter: (12), [3]
     r"|(?<=[(\[])\s*\d+(?=\s+\w+\s*[)\]])"  # (12 Kommentare), [3 comments]
 )
-_SPACE = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def block_key(text: str) -> str | None:
     """A block's text as the memory compares it (case, digits, dates, counters and spacing
     folded), or None when the block can never be template (too long, or no letter in it)."""
-    if len(text) > MAX_CHARS * 2:
+    if len(text) > MAX_CHARS or text.count(" ") >= MAX_WORDS:
+        return None  # most of an article's blocks: decided before any folding
+    if text.isascii():
+        folded = text.lower()
+    else:
+        folded = unicodedata.normalize("NFKC", text).casefold()
+    if _DIGIT.search(folded):
+        folded = _NUMBER.sub("0", folded)
+    words = folded.split()
+    if not words or len(words) > MAX_WORDS or not _LETTER.search(folded):
         return None
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    folded = _SPACE.sub(" ", _NUMBER.sub("0", folded)).strip()
-    if not folded or len(folded) > MAX_CHARS or len(folded.split()) > MAX_WORDS:
-        return None
-    if not any(c.isalpha() for c in folded):
-        return None
-    return folded
+    folded = " ".join(words)
+    return folded if len(folded) <= MAX_CHARS else None
 
 
 @dataclass(frozen=True)
