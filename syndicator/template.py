@@ -57,10 +57,7 @@ def block_key(text: str) -> str | None:
     folded), or None when the block can never be template (too long, or no letter in it)."""
     if len(text) > MAX_CHARS or text.count(" ") >= MAX_WORDS:
         return None  # most of an article's blocks: decided before any folding
-    if text.isascii():
-        folded = text.lower()
-    else:
-        folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
     if _DIGIT.search(folded):
         folded = _NUMBER.sub("0", folded)
     words = folded.split()
