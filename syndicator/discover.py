@@ -8,6 +8,8 @@ the feeds a page advertises).
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import logging
 import re
 import warnings
@@ -58,11 +60,16 @@ def _advertised(html: bytes | str, base_url: str) -> list[tuple[str, str, str]]:
     PAGE_LIMIT bytes and its `<link>` and `<base>` tags are parsed."""
     from bs4 import BeautifulSoup, SoupStrainer, Tag  # off the daemon's start-up
 
+    head = html[:PAGE_LIMIT]
+    if isinstance(head, bytes):
+        # UTF-8 when it is UTF-8 (a cut sequence at the limit aside): bs4 would ask a charset
+        # detector first when one is installed (trafilatura brings charset-normalizer), and a
+        # detector misreads short pages with C1 bytes.
+        with contextlib.suppress(UnicodeDecodeError):  # else the declared charset, or a guess
+            head = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bs4 warns about XHTML-looking pages; harmless here
-        soup = BeautifulSoup(
-            html[:PAGE_LIMIT], "lxml", parse_only=SoupStrainer(["link", "base"])
-        )
+        soup = BeautifulSoup(head, "lxml", parse_only=SoupStrainer(["link", "base"]))
     base = base_url
     base_tag = soup.find("base", href=True)
     if isinstance(base_tag, Tag):
