@@ -301,3 +301,19 @@ def test_a_schema_6_state_gets_the_new_tables(backend: Backend) -> None:
     assert again.fulltext_counts() == {"s": (1, 0)} and again.template_history("s") == []
     (version,) = again._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
     assert version == str(SCHEMA_VERSION)
+
+
+def test_the_status_page_counts_full_text_fetches_per_source() -> None:
+    from syndicator.serve import SourceStatus, Status, status_page
+
+    page = status_page(
+        Status(
+            sources=(
+                SourceStatus("zeitung", "https://z.example/feed", None, (7, 2)),
+                SourceStatus("blog", "https://b.example/feed", None, None),
+            )
+        ),
+        [],
+    )
+    assert "<th>full text</th>" in page
+    assert "<td>7 fetched, 2 failed</td>" in page and "<td>off</td>" in page
