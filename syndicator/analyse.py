@@ -86,20 +86,25 @@ def learn_from(history: History, batch: Sequence[tuple[str, tuple[str, ...]]]) -
 
 def with_template(
     parsed: ParsedEntry,
-    first: CleanEntry,
+    clean: CleanEntry,
     rules: RuleSet,
     learned: Template,
     *,
     explain: bool = False,
+    applied: Template = NOTHING,
 ) -> CleanEntry:
-    """`first` (cleaned without a template) cleaned again with the learned one, when one of
-    its blocks is template; the blocks counted stay those the rules left."""
+    """`clean` (cleaned with the template `applied`, none by default) as the `learned` one
+    would clean it: cleaned again only when the two differ on one of its blocks. The blocks
+    counted stay those the rules left."""
     from syndicator.clean import clean_entry
 
-    if not learned or not any(key in learned.by_key for key in first.blocks):
-        return first
+    def hits(found: Template) -> set[str]:
+        return {key for key in clean.blocks if key in found.by_key} if found else set()
+
+    if hits(learned) == hits(applied):
+        return clean
     again = clean_entry(parsed, rules, explain=explain, template=learned)
-    return replace(again, blocks=first.blocks)
+    return replace(again, blocks=clean.blocks)
 
 
 class Analyser:
@@ -146,15 +151,18 @@ class Analyser:
         from syndicator.clean import clean_entry
 
         rules = self.rules_for(job.source)
+        # Cleaned with what the memory alone teaches (a source's template is stable: once),
+        # then again only where this poll's own entries changed what is learned (they count
+        # too: a new source's first poll is cleaned of its template).
+        prior = self.template_for(job, ())
         fresh = [
-            (parsed, digest, clean_entry(parsed, rules, explain=False))
+            (parsed, digest, clean_entry(parsed, rules, explain=False, template=prior))
             for parsed, digest, _is_new in decide.new_or_changed(feed.entries, job.known)
         ]
-        # This poll's entries count too: a new source's first poll is cleaned of its template.
         learned = self.template_for(job, [(p.key, c.blocks) for p, _, c in fresh])
         entries: list[NewEntry] = []
         for parsed, digest, first in fresh:
-            clean = with_template(parsed, first, rules, learned)
+            clean = with_template(parsed, first, rules, learned, applied=prior)
             hits = self.matcher.match(clean.title, clean.text, job.source)
             entries.append(
                 NewEntry(job.source, parsed, digest, clean, hits, stories.sketch(clean.text))
@@ -187,22 +195,24 @@ class Analyser:
 
         rules = self.rules_for(job.source)
         entries = list(analysis.entries)
-        changed = False
+        # What the analysis applied (the same memory and entries teach the same template).
+        before = self.template_for(job, [(e.parsed.key, e.clean.blocks) for e in entries])
+        replaced: set[int] = set()
         for i, entry in enumerate(entries):
             page = pages.get(entry.clean.link)
             if page is None or not page.ok or not page.html.strip():
                 continue
             parsed = replace(entry.parsed, html=page.html, base=page.link)
-            entries[i] = replace(
-                entry, parsed=parsed, clean=clean_entry(parsed, rules, explain=False)
-            )
-            changed = True
-        if not changed:
+            clean = clean_entry(parsed, rules, explain=False)
+            entries[i] = replace(entry, parsed=parsed, clean=clean)
+            replaced.add(i)
+        if not replaced:
             return analysis
         learned = self.template_for(job, [(e.parsed.key, e.clean.blocks) for e in entries])
         done = []
-        for entry in entries:
-            clean = with_template(entry.parsed, entry.clean, rules, learned)
+        for i, entry in enumerate(entries):
+            applied = NOTHING if i in replaced else before
+            clean = with_template(entry.parsed, entry.clean, rules, learned, applied=applied)
             hits = self.matcher.match(clean.title, clean.text, job.source)
             done.append(replace(entry, clean=clean, hits=hits, sketch=stories.sketch(clean.text)))
         return replace(analysis, entries=tuple(done), alerts=self._alerts(done))

@@ -285,3 +285,21 @@ def test_a_cluster_worker_learns_and_applies_the_template_too(
         worker.close()
     finally:
         store.close()
+
+
+def test_a_poll_applies_what_the_memory_taught_before_it(tmp_path: Path) -> None:
+    """A later poll of two entries: too few to learn from, but the stored memory knows the
+    template (the path where entries are cleaned with it once, not twice)."""
+    from syndicator.analyse import Analyser, Job
+    from syndicator.config import load_config
+
+    config = load_config(_config(tmp_path, "http://127.0.0.1:9/yle.rss"))
+    history = tuple((f"k{i}", cleaned(i).blocks) for i in range(2, 12))
+    job = Job("yle", feed(range(2)), "http://127.0.0.1:9/yle.rss", {}, {}, history)
+    analysis = Analyser(config).analyse(job)
+    assert analysis.error is None and len(analysis.entries) == 2
+    for entry in analysis.entries:
+        assert "Lue lisää" not in entry.clean.text and "numero" in entry.clean.text
+        assert any(key.startswith("lue lisää") for key in entry.clean.blocks)
+    alone = Analyser(config).analyse(job._replace(history=()))
+    assert all("Lue lisää" in e.clean.text for e in alone.entries)  # 2 entries teach nothing
