@@ -303,3 +303,15 @@ def test_a_poll_applies_what_the_memory_taught_before_it(tmp_path: Path) -> None
         assert any(key.startswith("lue lisää") for key in entry.clean.blocks)
     alone = Analyser(config).analyse(job._replace(history=()))
     assert all("Lue lisää" in e.clean.text for e in alone.entries)  # 2 entries teach nothing
+
+
+@given(st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=6))
+def test_guard_no_body_is_emptied_whatever_its_lines(lines: list[str]) -> None:
+    """Every block of the entry is template: the cleaner keeps them all, whatever the text."""
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    entry = ParsedEntry("k", "t", "https://e/x", body)
+    first = clean_entry(entry, RULES, explain=False)
+    everything = Template(tuple(Learned(key, 9, 9) for key in first.blocks), 9)
+    again = clean_entry(entry, RULES, explain=False, template=everything)
+    if first.text.strip():
+        assert again.text.strip()
