@@ -160,6 +160,16 @@ class Analyser:
             for parsed, digest, _is_new in decide.new_or_changed(feed.entries, job.known)
         ]
         learned = self.template_for(job, [(p.key, c.blocks) for p, _, c in fresh])
+        if learned:
+            carrying = sum(any(k in learned.by_key for k in c.blocks) for _, _, c in fresh)
+            log.info(
+                "source=%s template: %d blocks learned from %d entries, in %d of this poll's %d",
+                job.source,
+                len(learned.blocks),
+                learned.entries,
+                carrying,
+                len(fresh),
+            )
         entries: list[NewEntry] = []
         for parsed, digest, first in fresh:
             clean = with_template(parsed, first, rules, learned, applied=prior)
