@@ -3,6 +3,10 @@
     fetch ─► (304? settled) ─► analyse (parse ─► new? ─► clean ─► match) ─► store ─► publish
                                                                              └─► outbox ─► alert
 
+Around analyse: the source's template memory is read before it (and saved with the poll), and
+a teaser's article page (a source's `fulltext`) is fetched after it, through the same host
+gate, and the entry analysed again on the page's main text.
+
 This is the only module that knows the stages' order; each stage is a module of its own, and
 where the CPU work runs is workers.py's business. Fetching is concurrent (asyncio, a global
 limit and fetch.Politeness per host); one thread writes the store, so it sees one writer and
@@ -292,9 +296,12 @@ class Pipeline:
                 pages[link] = page
                 new.append(page)
         if any(p.ok for p in pages.values()):
-            analysis = await loop.run_in_executor(
-                None, self.analyser.with_fulltext, job, analysis, pages
-            )
+            try:
+                analysis = await loop.run_in_executor(
+                    None, self.analyser.with_fulltext, job, analysis, pages
+                )
+            except Exception:  # a bug here must cost the full texts, not the poll
+                log.exception("source=%s full texts not analysed; teasers stand", source.name)
         return analysis, new
 
     async def _fetch_page(self, cycle: _Cycle, source: Source, link: str) -> FullTextPage:
