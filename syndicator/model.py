@@ -272,3 +272,41 @@ class ChannelCounts:
     sent: int
     retrying: int  # pending alerts that failed at least once
     last_error: str | None
+
+
+# -- what the status page shows (store/reports.py reads it, page.py renders it) ---------------
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """Another source that carried a matched story: an entry whose dup_of points at it."""
+
+    source: str
+    link: str
+
+
+@dataclass(frozen=True)
+class MatchedStory:
+    """A story that matched a topic, as the page shows it: `text` is the start of the cleaned
+    text (enough to find the matched words in), `terms` the labels the matcher recorded."""
+
+    id: int
+    source: str
+    title: str
+    link: str
+    text: str
+    stamp: float  # published, else first seen
+    terms: tuple[str, ...]
+    carriers: tuple[Carrier, ...] = ()  # the first few
+    copies: int = 0  # how many other entries carried it, `carriers` included
+
+
+@dataclass(frozen=True)
+class PageReport:
+    """What the page reads from the store once per cycle, in bounded queries: the latest
+    matched stories per topic, each source's entries per day (oldest day first, ending with
+    the day of `now`), and each channel's outbox."""
+
+    stories: dict[str, tuple[MatchedStory, ...]]
+    daily: dict[str, tuple[int, ...]]
+    channels: dict[str, ChannelCounts]

@@ -18,8 +18,8 @@ from lxml import etree
 
 from syndicator.config import Config, ConsoleAlert, EmailAlert, Source
 from syndicator.model import ChannelCounts, SourceState
+from syndicator.page import fulltext_cell
 from syndicator.redact import redact_text, shown, text_block
-from syndicator.serve import fulltext_cell
 from syndicator.store import Store
 
 log = logging.getLogger(__name__)

@@ -11,45 +11,26 @@ import asyncio
 import email.utils
 import gzip
 import hashlib
-import html
 import io
 import logging
 import re
 import socket
 import threading
-import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from stat import S_ISREG
 
-from syndicator import __version__
-from syndicator.model import SourceState
-from syndicator.redact import public_url, redact_url, shown
+from syndicator import __version__, page
+from syndicator.page import SourceStatus, Status
+
+__all__ = ["FeedServer", "SourceStatus", "Status", "status_page"]
 
 log = logging.getLogger(__name__)
 
 _FEED_NAME = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.atom$")
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    name: str
-    url: str
-    state: SourceState | None
-    fulltext: tuple[int, int] | None = None  # article pages (fetched, failed); None: off
-
-
-@dataclass(frozen=True)
-class Status:
-    topics: tuple[tuple[str, str], ...] = ()  # (name, query)
-    sources: tuple[SourceStatus, ...] = ()
-    alerts_pending: int = 0
-    alerts_sent: int = 0
-    updated: float = field(default_factory=time.time)
-    problems: tuple[str, ...] = ()  # what the daemon cannot reach, and since when
 
 
 HEAD_TIMEOUT = 10.0  # seconds a client has to send its whole request head
@@ -81,6 +62,7 @@ class FeedServer:
         self.head_timeout = head_timeout
         self.max_connections = max_connections
         self.status = Status()
+        self._page: tuple[Status, tuple[str, ...], bytes] | None = None  # the last one rendered
         self._cache: dict[Path, tuple[int, int, bytes, bytes, str]] = {}
         self._lock = threading.Lock()
         server = self
@@ -165,6 +147,17 @@ class FeedServer:
         handler = self._handler(head, peer, self)  # type: ignore[arg-type]
         return handler.answer
 
+    def page(self, feeds: list[str]) -> bytes:
+        """The status page, rendered once per snapshot and list of feeds (a snapshot comes
+        once per cycle; readers may reload the page far more often)."""
+        status, listed = self.status, tuple(feeds)
+        cached = self._page
+        if cached is not None and cached[0] is status and cached[1] == listed:
+            return cached[2]
+        body = status_page(status, listed).encode()
+        self._page = (status, listed, body)
+        return body
+
     def feed(self, path: Path) -> tuple[bytes, bytes, str, float] | None:
         """(body, gzipped body, etag, mtime) for a feed file, cached until the file changes.
         None unless it is a regular file inside the directory, even through a symlink."""
@@ -234,8 +227,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/healthz":
             self._send(200, b"ok\n", "text/plain; charset=utf-8", head)
         elif path in ("/", "/index.html"):
-            page = status_page(self.owner.status, self._feeds()).encode()
-            self._send(200, page, "text/html; charset=utf-8", head)
+            self._send(
+                200,
+                self.owner.page(self._feeds()),
+                "text/html; charset=utf-8",
+                head,
+                {"Cache-Control": "no-cache"},
+            )
         elif m := _FEED_NAME.match(path):
             self._feed(self.owner.directory / f"{m.group(1)}.atom", head)
         else:
@@ -316,53 +314,6 @@ def _inside(path: Path) -> bool:
         return False
 
 
-def fulltext_cell(counts: tuple[int, int] | None) -> str:
-    """A source's article-page fetches (fulltext), as the status page and `status` say it."""
-    if counts is None:
-        return "off"
-    fetched, failed = counts
-    return f"{fetched} fetched, {failed} failed" if failed else f"{fetched} fetched"
-
-
-def status_page(status: Status, feeds: list[str]) -> str:
-    """The page is served without login: every source URL is shown redacted and linked
-    without its credentials, and no text carries control codes."""
-
-    def e(text: str) -> str:
-        return html.escape(shown(text))
-
-    def when(stamp: float | None) -> str:
-        if not stamp:
-            return "—"
-        return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-    rows = []
-    for s in status.sources:
-        st = s.state
-        health = "never polled" if st is None else ("failing" if st.failures else "ok")
-        rows.append(
-            f'<tr class="{e(health.replace(" ", "-"))}"><td>{e(s.name)}</td>'
-            f'<td><a href="{e(public_url(s.url))}">{e(redact_url(s.url))}</a></td>'
-            f"<td>{e(health)}</td>"
-            f"<td>{when(st.last_success if st else None)}</td>"
-            f"<td>{e(st.last_error or '') if st else ''}</td>"
-            f"<td>{when(st.next_poll if st else None)}</td>"
-            f"<td>{st.entries if st else 0}</td>"
-            f"<td>{fulltext_cell(s.fulltext)}</td></tr>"
-        )
-    feed_items = "".join(f'<li><a href="/{e(f)}">{e(f)}</a></li>' for f in feeds)
-    problems = "".join(f'<p class="problem">{e(p)}</p>' for p in status.problems)
-    topic_items = "".join(f"<li><b>{e(n)}</b>: <code>{e(q)}</code></li>" for n, q in status.topics)
-    return (
-        '<!doctype html><html><head><meta charset="utf-8"><title>Syndicator</title>'
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .6em;text-align:left}"
-        "tr.failing{background:#fdd}.problem{background:#fdd;padding:.4em}</style></head>"
-        f"<body><h1>Syndicator</h1>{problems}"
-        f"<h2>Feeds</h2><ul>{feed_items}</ul><h2>Topics</h2><ul>{topic_items}</ul>"
-        f"<h2>Alerts</h2><p>{status.alerts_pending} pending, {status.alerts_sent} sent</p>"
-        "<h2>Sources</h2><table><tr><th>name</th><th>url</th><th>health</th>"
-        "<th>last success</th><th>last error</th><th>next poll</th><th>entries</th>"
-        "<th>full text</th></tr>"
-        f"{''.join(rows)}</table><p><small>as of {when(status.updated)}</small></p>"
-        "</body></html>"
-    )
+def status_page(status: Status, feeds: Sequence[str]) -> str:
+    """The status page (page.py renders it; this name stays for callers of old)."""
+    return page.render(status, feeds)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from syndicator.cluster import make_pipeline
 from syndicator.config import Config, load_config
 from syndicator.errors import ConfigError, StoreError, SyndicatorError
+from syndicator.model import ChannelCounts
 from syndicator.pipeline import CycleReport, Pipeline
 from syndicator.schedule import Daemon
 from syndicator.store import Store, database_errors
@@ -74,30 +75,44 @@ def rules_changed(old: Config, new: Config) -> bool:
 
 
 def snapshot(pipeline: Pipeline, problems: Mapping[str, str] = MappingProxyType({})) -> Status:
-    """What the status page shows, read from the store now, with what cannot be reached."""
-    from syndicator.serve import SourceStatus, Status
+    """What the status page shows, read from the store now (bounded queries: see
+    reports.page_report), with what cannot be reached."""
+    from syndicator.page import DAYS, PER_TOPIC, ChannelStatus, SourceStatus, Status
 
+    config = pipeline.config
+    now = time.time()
     states = pipeline.store.source_states()
     pending, sent = pipeline.store.outbox_counts()
     pages = pipeline.store.fulltext_counts()
+    report = pipeline.store.page_report([t.name for t in config.topics], PER_TOPIC, DAYS, now)
+    channels = []
+    for name in [a.name for a in config.alerts] + sorted(
+        set(report.channels) - {a.name for a in config.alerts}
+    ):
+        c = report.channels.get(name, ChannelCounts(0, 0, 0, None))
+        channels.append(ChannelStatus(name, c.pending, c.sent, c.retrying, 0, c.last_error))
     return Status(
-        topics=tuple((t.name, t.query) for t in pipeline.config.topics),
+        topics=tuple((t.name, t.query) for t in config.topics),
         sources=tuple(
             SourceStatus(
                 s.name,
                 s.url,
                 states.get(s.name),
+                report.daily.get(s.name, (0,) * DAYS),
                 None if s.fulltext == "off" else pages.get(s.name, (0, 0)),
             )
-            for s in pipeline.config.sources
+            for s in config.sources
         ),
         alerts_pending=pending,
         alerts_sent=sent,
-        updated=time.time(),
+        updated=now,
         problems=tuple(
             f"{what} unreachable since {since}"
             for what, since in {**problems, **getattr(pipeline, "problems", {})}.items()
         ),
+        stories=tuple((t.name, report.stories.get(t.name, ())) for t in config.topics),
+        channels=tuple(channels),
+        base_url=config.base_url if config.server is not None else "",
     )
 
 

@@ -304,16 +304,16 @@ def test_a_schema_6_state_gets_the_new_tables(backend: Backend) -> None:
 
 
 def test_the_status_page_counts_full_text_fetches_per_source() -> None:
-    from syndicator.serve import SourceStatus, Status, status_page
+    from syndicator.page import SourceStatus, Status, render
 
-    page = status_page(
+    page = render(
         Status(
             sources=(
-                SourceStatus("zeitung", "https://z.example/feed", None, (7, 2)),
-                SourceStatus("blog", "https://b.example/feed", None, None),
+                SourceStatus("zeitung", "https://z.example/feed", None, (), (7, 2)),
+                SourceStatus("blog", "https://b.example/feed", None, ()),
             )
         ),
         [],
     )
-    assert "<th>full text</th>" in page
-    assert "<td>7 fetched, 2 failed</td>" in page and "<td>off</td>" in page
+    assert page.count("<dt>full text</dt>") == 1  # the source that asks for it only
+    assert "<dt>full text</dt><dd>7 fetched, 2 failed</dd>" in page

@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import os
 import re
 import subprocess
-import threading
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -672,21 +671,33 @@ def server_requests(server: FeedServer, *paths: str) -> list[str]:
     return [r.path for r in server.log if r.path in paths]
 
 
+# A small parent between pytest and the command: Linux keeps a process's peak RSS across
+# fork and exec, so a child of pytest itself would report pytest's own peak as its own.
+_MEASURE = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_pid, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss * 1024))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def _run_measured(args: list[str], cwd: Path) -> tuple[int, float, int, str]:
     """Run the command; (exit code, wall seconds, peak RSS in bytes of that child, stderr)."""
     err_path = cwd / "stderr.log"
+    rss_path = cwd / "peak-rss"
     started = time.monotonic()
+    command = [sys.executable, "-c", _MEASURE, str(rss_path), *syndicator_command(), *args]
     with open(err_path, "wb") as err, open(cwd / "stdout.log", "wb") as out:
-        proc = subprocess.Popen([*syndicator_command(), *args], cwd=cwd, stdout=out, stderr=err)
-    watchdog = threading.Timer(180, proc.kill)
-    watchdog.start()
+        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err)
     try:
-        _pid, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        watchdog.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+        code = proc.wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
     elapsed = time.monotonic() - started
-    return proc.returncode, elapsed, usage.ru_maxrss * 1024, err_path.read_text()
+    return code, elapsed, int(rss_path.read_text()), err_path.read_text()
 
 
 def test_one_run_over_every_hostile_source(tmp_path: Path, feed_server: FeedServer) -> None:

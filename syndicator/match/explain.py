@@ -7,10 +7,12 @@ and its plainness makes it the reference the fast `Matcher` is tested against.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from syndicator.errors import QueryError
 from syndicator.match.acronyms import HEADS
 from syndicator.match.query import (
     DEFAULT_FIELDS,
@@ -48,12 +50,18 @@ def words_with_spans(text: str) -> list[Word]:
     """Words as `words()` finds them, mapped back to offsets in `text`.
 
     Folding is per character, so folding each character and remembering where every folded
-    character came from gives the same words as folding the whole text.
+    character came from gives the same words as folding the whole text. ASCII folds to its
+    lower case, one character each, so its offsets need no map.
     """
+    if text.isascii():
+        return [Word(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text.lower())]
     folded: list[str] = []
     origin: list[int] = []
+    seen: dict[str, str] = {}
     for i, ch in enumerate(text):
-        f = fold(ch)
+        f = seen.get(ch)
+        if f is None:
+            f = seen[ch] = fold(ch)
         folded.append(f)
         origin.extend([i] * len(f))
     joined = "".join(folded)
@@ -192,3 +200,31 @@ def explain_match(query: str, text: str, title: str = "", source: str = "") -> s
         if len(occurrences) > _SHOWN:
             lines.append(f"      … and {len(occurrences) - _SHOWN} more")
     return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_terms(label: str) -> tuple[Term, ...]:
+    try:
+        return parse_query(label).terms
+    except QueryError:  # a label from an older query language: nothing to mark
+        return ()
+
+
+def term_spans(labels: Iterable[str], text: str) -> list[tuple[int, int]]:
+    """Where the terms a topic matched occur in `text`, as sorted, non-overlapping spans.
+
+    `labels` are the terms as the hits table keeps them (as written, field prefix dropped);
+    each is parsed back and found as the matcher finds it (compounds, phrases, prefixes and
+    acronym heads, in any case), in any field: the spans are what the status page marks."""
+    words = words_with_spans(text)
+    spans: list[tuple[int, int]] = []
+    for label in labels:
+        for term in _label_terms(label):
+            spans += [(o.start, o.end) for o in find_term(term, {"content": words})]
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(set(spans)):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged

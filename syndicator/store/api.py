@@ -31,6 +31,7 @@ from syndicator.model import (
     Notice,
     OutboxTotals,
     OwedAlert,
+    PageReport,
     PendingAlert,
     RawEntry,
     Recleaned,
@@ -115,6 +116,9 @@ class Store(Protocol):
     def topic_counts(self) -> dict[str, int]: ...
     def fulltext_counts(self) -> dict[str, tuple[int, int]]: ...
     def channel_counts(self) -> dict[str, ChannelCounts]: ...
+    def page_report(
+        self, topics: Sequence[str], per_topic: int, days: int, now: float
+    ) -> PageReport: ...
 
     def close(self) -> None: ...
 

@@ -255,8 +255,12 @@ class PostgresStore(SQLStore):
                     "ON CONFLICT (key) DO NOTHING",
                     (str(schema.SCHEMA_VERSION),),
                 )
-            elif int(version) < schema.SCHEMA_VERSION:
-                for step in schema.postgres_upgrade(int(version)):
+            elif int(version) < 7:
+                # The status page's indexes (schema 7).
+                for statement in schema.PAGE_INDEXES:
+                    self._db.execute(statement)
+            if version is not None and int(version) < schema.SCHEMA_VERSION:
+                for step in schema.postgres_upgrade(int(version)):  # schema 8 on
                     self._db.execute(step)
                 self._db.execute(
                     "UPDATE meta SET value=? WHERE key='schema'", (str(schema.SCHEMA_VERSION),)

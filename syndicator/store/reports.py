@@ -8,12 +8,28 @@ another user, without creating or migrating anything.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from syndicator.model import ChannelCounts, OutboxTotals, SourceState, Validators
+from syndicator.model import (
+    Carrier,
+    ChannelCounts,
+    MatchedStory,
+    OutboxTotals,
+    PageReport,
+    SourceState,
+    Validators,
+)
 
 if TYPE_CHECKING:
     from syndicator.store.sql import Connection
+
+
+DAY = 86400
+PAGE_TEXT = 20_000  # characters of a story's cleaned text read for its snippet
+CARRIERS = 8  # other sources named per story (the rest are counted)
 
 
 class Reports:
@@ -94,3 +110,80 @@ class Reports:
             "FROM outbox"
         ).fetchone()
         return OutboxTotals(int(row[0]), int(row[1]))
+
+    def page_report(
+        self, topics: Sequence[str], per_topic: int, days: int, now: float
+    ) -> PageReport:
+        """What the status page shows, in queries bounded by what it shows, not by the size
+        of the store: per topic the newest `per_topic` stories (hits by topic and entry,
+        newest first: an index walk that stops at the limit), each with the other sources
+        that carried it (entries_dup); per source its entries first seen on each of the
+        last `days` UTC days (an index range over first_seen, covering the source)."""
+        stories: dict[str, tuple[MatchedStory, ...]] = {}
+        for topic in topics:
+            rows = self._db.execute(
+                "SELECT e.id, e.source, e.title, e.link, substr(e.text, 1, ?), "
+                "coalesce(e.published, e.first_seen), h.terms "
+                "FROM hits h JOIN entries e ON e.id = h.entry_id "
+                "WHERE h.topic = ? AND e.dup_of IS NULL ORDER BY h.entry_id DESC LIMIT ?",
+                (PAGE_TEXT, topic, per_topic),
+            ).fetchall()
+            stories[topic] = tuple(
+                MatchedStory(
+                    id=int(r[0]),
+                    source=str(r[1]),
+                    title=str(r[2]),
+                    link=str(r[3]),
+                    text=str(r[4]),
+                    stamp=float(r[5]),
+                    terms=tuple(str(t) for t in json.loads(r[6])),
+                )
+                for r in rows
+            )
+        carriers = self._carriers({s.id for shown in stories.values() for s in shown})
+        stories = {
+            topic: tuple(
+                replace(
+                    s,
+                    carriers=carriers.get(s.id, ((), 0))[0],
+                    copies=carriers.get(s.id, ((), 0))[1],
+                )
+                for s in shown
+            )
+            for topic, shown in stories.items()
+        }
+        first_day = (int(now) // DAY - (days - 1)) * DAY
+        daily: dict[str, list[int]] = {}
+        for source, day, count in self._db.execute(
+            "SELECT source, day, count(*) FROM (SELECT source, "
+            "(CAST(first_seen AS BIGINT) - ?) / 86400 AS day FROM entries WHERE first_seen >= ?) "
+            "AS d GROUP BY day, source",  # (day first: SQLite then reads the covering index)
+            (first_day, first_day),
+        ):
+            if 0 <= int(day) < days:
+                daily.setdefault(str(source), [0] * days)[int(day)] += int(count)
+        return PageReport(
+            stories=stories,
+            daily={name: tuple(counts) for name, counts in daily.items()},
+            channels=self.channel_counts(),
+        )
+
+    def _carriers(self, ids: set[int]) -> dict[int, tuple[tuple[Carrier, ...], int]]:
+        """The copies of these entries' stories: the first CARRIERS of each (source and link,
+        oldest first) and how many there are; two index lookups per story (entries_dup), however
+        many copies it has."""
+        found: dict[int, tuple[tuple[Carrier, ...], int]] = {}
+        for entry_id in sorted(ids):
+            rows = self._db.execute(
+                "SELECT source, link FROM entries WHERE dup_of = ? ORDER BY id LIMIT ?",
+                (entry_id, CARRIERS),
+            ).fetchall()
+            if not rows:
+                continue
+            copies = len(rows)
+            if copies == CARRIERS:
+                (copies,) = self._db.execute(
+                    "SELECT count(*) FROM entries WHERE dup_of = ?", (entry_id,)
+                ).fetchone()
+            found[entry_id] = (tuple(Carrier(str(a), str(b)) for a, b in rows), int(copies))
+        return found
