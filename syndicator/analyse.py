@@ -9,17 +9,26 @@ poll, a reclean and a preview (`analyse_entry`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
 
-from syndicator import decide, stories
+from syndicator import decide, stories, template
 from syndicator.config import Config
 from syndicator.errors import ParseError
 from syndicator.match import Matcher, compile_topics
-from syndicator.model import CleanEntry, NewAlert, NewEntry, ParsedEntry, StoredEntry, TopicHit
+from syndicator.model import (
+    CleanEntry,
+    FullTextPage,
+    NewAlert,
+    NewEntry,
+    ParsedEntry,
+    StoredEntry,
+    TopicHit,
+)
 from syndicator.publish import ALL, render_feed, utcnow
 from syndicator.store import entry_uid
+from syndicator.template import NOTHING, Template
 
 if TYPE_CHECKING:
     from syndicator.clean import RuleSet
@@ -30,14 +39,19 @@ log = logging.getLogger(__name__)
 # is most of its time. The worker processes preload them (workers.py).
 
 
+History = tuple[tuple[str, tuple[str, ...]], ...]  # (entry key, its block keys), newest first
+
+
 class Job(NamedTuple):
-    """One fetched body to analyse; `known` maps the source's stored entry keys to digests."""
+    """One fetched body to analyse; `known` maps the source's stored entry keys to digests,
+    `history` is the source's template memory (store.template_history)."""
 
     source: str
     body: bytes
     url: str
     headers: dict[str, str]
     known: dict[str, str]
+    history: History = ()
 
 
 @dataclass(frozen=True)
@@ -52,13 +66,45 @@ class Analysis:
 
 
 def analyse_entry(
-    parsed: ParsedEntry, rules: RuleSet, matcher: Matcher, source: str
+    parsed: ParsedEntry,
+    rules: RuleSet,
+    matcher: Matcher,
+    source: str,
+    learned: Template = NOTHING,
 ) -> tuple[CleanEntry, tuple[TopicHit, ...]]:
     """One entry cleaned and matched: what a poll, a reclean and a preview all do."""
     from syndicator.clean import clean_entry
 
-    clean = clean_entry(parsed, rules, explain=False)
+    clean = clean_entry(parsed, rules, explain=False, template=learned)
     return clean, matcher.match(clean.title, clean.text, source)
+
+
+def learn_from(history: History, batch: Sequence[tuple[str, tuple[str, ...]]]) -> Template:
+    """The template of a source, from its memory and this poll's entries (newest first)."""
+    return template.learn(template.merge_history(history, batch))
+
+
+def with_template(
+    parsed: ParsedEntry,
+    clean: CleanEntry,
+    rules: RuleSet,
+    learned: Template,
+    *,
+    explain: bool = False,
+    applied: Template = NOTHING,
+) -> CleanEntry:
+    """`clean` (cleaned with the template `applied`, none by default) as the `learned` one
+    would clean it: cleaned again only when the two differ on one of its blocks. The blocks
+    counted stay those the rules left."""
+    from syndicator.clean import clean_entry
+
+    def hits(found: Template) -> set[str]:
+        return {key for key in clean.blocks if key in found.by_key} if found else set()
+
+    if hits(learned) == hits(applied):
+        return clean
+    again = clean_entry(parsed, rules, explain=explain, template=learned)
+    return replace(again, blocks=clean.blocks)
 
 
 class Analyser:
@@ -69,6 +115,7 @@ class Analyser:
         self.config = config
         self.matcher: Matcher = compile_topics(config.topics)
         self._sources = {source.name: source for source in config.sources}
+        self.learning = {source.name: source.learn for source in config.sources}
         # Built on first use: a process whose workers do the cleaning never needs them (a
         # third of a warm run's start-up).
         self._rules: dict[str, RuleSet] = {}
@@ -101,19 +148,84 @@ class Analyser:
             feed = parse_feed(job.body, job.url, job.headers)
         except ParseError as exc:
             return Analysis(error=exc.reason)
+        from syndicator.clean import clean_entry
+
         rules = self.rules_for(job.source)
+        # Cleaned with what the memory alone teaches (a source's template is stable: once),
+        # then again only where this poll's own entries changed what is learned (they count
+        # too: a new source's first poll is cleaned of its template).
+        prior = self.template_for(job, ())
+        fresh = [
+            (parsed, digest, clean_entry(parsed, rules, explain=False, template=prior))
+            for parsed, digest, _is_new in decide.new_or_changed(feed.entries, job.known)
+        ]
+        learned = self.template_for(job, [(p.key, c.blocks) for p, _, c in fresh])
+        if learned:
+            carrying = sum(any(k in learned.by_key for k in c.blocks) for _, _, c in fresh)
+            log.info(
+                "source=%s template: %d blocks learned from %d entries, in %d of this poll's %d",
+                job.source,
+                len(learned.blocks),
+                learned.entries,
+                carrying,
+                len(fresh),
+            )
         entries: list[NewEntry] = []
-        alerts: list[NewAlert] = []
-        for parsed, digest, _is_new in decide.new_or_changed(feed.entries, job.known):
-            clean, hits = analyse_entry(parsed, rules, self.matcher, job.source)
-            for channel in self.config.alerts:
-                topics = decide.alert_topics(hits, channel)
-                if topics:
-                    alerts.append(NewAlert(channel.name, len(entries), topics))
+        for parsed, digest, first in fresh:
+            clean = with_template(parsed, first, rules, learned, applied=prior)
+            hits = self.matcher.match(clean.title, clean.text, job.source)
             entries.append(
                 NewEntry(job.source, parsed, digest, clean, hits, stories.sketch(clean.text))
             )
-        return Analysis(tuple(entries), tuple(alerts), len(feed.entries), feed.warning)
+        return Analysis(tuple(entries), self._alerts(entries), len(feed.entries), feed.warning)
+
+    def template_for(self, job: Job, batch: Sequence[tuple[str, tuple[str, ...]]]) -> Template:
+        """What the source's memory and this poll teach of its template (nothing when the
+        source says `learn = false`)."""
+        if not self.learning.get(job.source, True):
+            return NOTHING
+        return learn_from(job.history, batch)
+
+    def _alerts(self, entries: Sequence[NewEntry]) -> tuple[NewAlert, ...]:
+        alerts = []
+        for index, entry in enumerate(entries):
+            for channel in self.config.alerts:
+                topics = decide.alert_topics(entry.hits, channel)
+                if topics:
+                    alerts.append(NewAlert(channel.name, index, topics))
+        return tuple(alerts)
+
+    def with_fulltext(
+        self, job: Job, analysis: Analysis, pages: Mapping[str, FullTextPage]
+    ) -> Analysis:
+        """The analysis again for the entries whose article page was fetched (`pages`, by the
+        entry's clean link): the page's main text is the entry's body from now on (stored as
+        its raw body, so a reclean cleans it too), cleaned, matched and alerted like any."""
+        from syndicator.clean import clean_entry
+
+        rules = self.rules_for(job.source)
+        entries = list(analysis.entries)
+        # What the analysis applied (the same memory and entries teach the same template).
+        before = self.template_for(job, [(e.parsed.key, e.clean.blocks) for e in entries])
+        replaced: set[int] = set()
+        for i, entry in enumerate(entries):
+            page = pages.get(entry.clean.link)
+            if page is None or not page.ok or not page.html.strip():
+                continue
+            parsed = replace(entry.parsed, html=page.html, base=page.link)
+            clean = clean_entry(parsed, rules, explain=False)
+            entries[i] = replace(entry, parsed=parsed, clean=clean)
+            replaced.add(i)
+        if not replaced:
+            return analysis
+        learned = self.template_for(job, [(e.parsed.key, e.clean.blocks) for e in entries])
+        done = []
+        for i, entry in enumerate(entries):
+            applied = NOTHING if i in replaced else before
+            clean = with_template(entry.parsed, entry.clean, rules, learned, applied=applied)
+            hits = self.matcher.match(clean.title, clean.text, job.source)
+            done.append(replace(entry, clean=clean, hits=hits, sketch=stories.sketch(clean.text)))
+        return replace(analysis, entries=tuple(done), alerts=self._alerts(done))
 
 
 def preview(

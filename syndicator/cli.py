@@ -24,6 +24,7 @@ from typing import TextIO
 from syndicator import __version__
 from syndicator.config import (
     INTERVAL,
+    Config,
     http_url,
     is_postgres_url,
     load_config,
@@ -63,6 +64,7 @@ EXAMPLES = {
     "run": "examples:\n  syndicator run --once\n"
     "  syndicator run --config /etc/syndicator/config.toml",
     "clean": "examples:\n  syndicator clean feed.xml --explain\n"
+    "  syndicator clean https://rss.dw.com/xml/rss-de-all --explain --source dw\n"
     "  syndicator clean https://example.org/feed.rss",
     "reclean": "example:\n  syndicator reclean --config config.toml",
     "match": "examples:\n  syndicator match 'NATO OR \"North Atlantic Treaty\"' article.txt\n"
@@ -109,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("feed", help="a feed file or an http(s) URL")
     clean.add_argument("--explain", action="store_true", help="list every removal and its rule")
     clean.add_argument("--config", default=None, help="use this config's extra cleaning rules")
+    clean.add_argument(
+        "--source",
+        default=None,
+        help="clean as this configured source: its rules, and the template learned from its "
+        "stored entries (with the config, ./config.toml unless --config)",
+    )
 
     reclean = _sub(sub, "reclean", "re-apply the current cleaning rules to stored entries")
     reclean.add_argument("--config", default="config.toml", help="config file")
@@ -202,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(Path(args.config), args.once)
         if args.command == "clean":
-            return _clean(args.feed, args.explain, args.config)
+            return _clean(args.feed, args.explain, args.config, args.source)
         if args.command == "match":
             return _match(args.query, args.file)
         if args.command == "reclean":
@@ -349,9 +357,17 @@ def _reclean(path: Path) -> int:
     try:
         report = CycleReport()
         with database_errors(config.state_location):
-            count = Pipeline(config, store, senders=[]).reclean(report)
+            pipeline = Pipeline(config, store, senders=[])
+            count = pipeline.reclean(report)
     finally:
         store.close()
+    for name, learned in sorted(pipeline.learned.items()):
+        _say(
+            f"source {name}: template of {len(learned.blocks)} blocks learned from "
+            f"{learned.entries} entries"
+        )
+        for block in learned.blocks:
+            _say(f"  - [{block.rule}] {redact_text(block.key)}")
     if report.feeds_failed:
         for name, reason in sorted(report.feeds_failed.items()):
             _say(f"syndicator: feed {name}.atom not written: {reason}", sys.stderr)
@@ -361,19 +377,30 @@ def _reclean(path: Path) -> int:
     return 0
 
 
-def _clean(feed: str, explain: bool, config_path: str | None) -> int:
+def _clean(feed: str, explain: bool, config_path: str | None, source: str | None = None) -> int:
     # Imported here: the cleaner and feedparser are a third of `run`'s start-up, which a
     # run whose sources all answer 304 does not need (see pipeline.py).
+    from syndicator.analyse import learn_from, with_template
     from syndicator.clean import clean_entry, load_rules
     from syndicator.clean.report import explain_entries
     from syndicator.parse import parse_feed
+    from syndicator.template import NOTHING
 
     drop: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()
     allowed: tuple[str, ...] = ()
-    if config_path:
-        config = load_config(config_path)
+    history: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    learning = True
+    if config_path or source:
+        config = load_config(config_path or "config.toml")
         drop, selectors, allowed = config.drop, config.drop_selectors, config.fetch.allow_private
+        if source:
+            found = next((s for s in config.sources if s.name == source), None)
+            if found is None:
+                raise ConfigError("--source", f"no source named {source!r} in {config.path}")
+            drop, selectors = drop + found.drop, selectors + found.drop_selectors
+            learning = found.learn
+            history = _template_history(config, source)
     try:
         rules = load_rules(drop=drop, drop_selectors=selectors)
     except ValueError as exc:
@@ -399,11 +426,29 @@ def _clean(feed: str, explain: bool, config_path: str | None) -> int:
             _say(f"syndicator: {feed}: {exc.reason}", sys.stderr)
             return 1
     parsed = parse_feed(fetched.body, fetched.url, fetched.headers)
-    pairs = [(e, clean_entry(e, rules)) for e in parsed.entries]
+    firsts = [(e, clean_entry(e, rules)) for e in parsed.entries]
+    # What a poll of this document would learn: the source's memory (--source) and the
+    # document's own entries, as a new source's first poll does.
+    learned = NOTHING
+    if learning:
+        learned = learn_from(history, [(e.key, c.blocks) for e, c in firsts])
+    pairs = [(e, with_template(e, c, rules, learned, explain=True)) for e, c in firsts]
     # The feed's own text, links as published: control codes escaped, nothing redacted.
     title = redact_text(parsed.title)  # the URL, for a feed without a title
-    sys.stdout.write(text_block(explain_entries(title, pairs, explain)))
+    sys.stdout.write(text_block(explain_entries(title, pairs, explain, learned)))
     return 0
+
+
+def _template_history(config: Config, source: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A source's stored template memory, read beside a running daemon (nothing created)."""
+    with database_errors(config.state_location):
+        store = open_reader(config.state_location)
+        if store is None:
+            return ()
+        try:
+            return tuple(store.template_history(source))
+        finally:
+            store.close()
 
 
 def _match(query: str, file: str) -> int:

@@ -98,6 +98,10 @@ class Source:
     max_bytes: int | None = None
     timeout: float | None = None
     category: str = ""  # "News/Germany": the folder in OPML import and export
+    learn: bool = True  # learn the source's own template from its recent entries
+    # Fetch the article page of a teaser entry: "off" (the default: it costs the site a
+    # request per entry), "auto" (teasers only, decide.needs_fulltext) or "on" (every entry).
+    fulltext: str = "off"
 
     @property
     def is_file(self) -> bool:
@@ -514,8 +518,11 @@ def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
     _known(
         item,
         key,
-        {"name", "url", "interval", "drop", "drop_selectors", "max_bytes", "timeout", "category"},
-    )
+        {
+            "name", "url", "interval", "drop", "drop_selectors", "max_bytes", "timeout",
+            "category", "learn", "fulltext",
+        },
+    )  # fmt: skip
     name = _name(item, key)
     url = _require(item, key, "url", str).strip()
     if _CONTROL.search(url):
@@ -552,7 +559,20 @@ def _source(item: Any, key: str, base: Path, default_interval: float) -> Source:
         if "timeout" in item
         else None,
         category=_get(item, f"{key}.category", "category", str, "").strip().strip("/"),
+        learn=_get(item, f"{key}.learn", "learn", bool, True),
+        fulltext=_fulltext(item.get("fulltext", False), f"{key}.fulltext"),
     )
+
+
+def _fulltext(value: object, key: str) -> str:
+    """`fulltext = "auto" | true | false` as "auto", "on" or "off"."""
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    raise ConfigError(key, f'expected "auto", true or false, got {value!r}')
 
 
 def _topic(item: Any, key: str) -> Topic:

@@ -7,6 +7,8 @@ entry costs a dictionary lookup, not a parse of its HTML.
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 from collections.abc import Mapping, Sequence
 
 from syndicator.config import AlertChannel
@@ -76,3 +78,33 @@ def health_change(old: SourceState, new: SourceState, threshold: int) -> str | N
     if new.failures == 0 and old.unhealthy:
         return "recovered"
     return None
+
+
+# -- full text for teasers -----------------------------------------------------------------
+
+TEASER_WORDS = 80  # a cleaned body shorter than this is a teaser, not an article
+# A body that ends by pointing to the page: an ellipsis, "[…]", or a read-more link's words.
+_TEASER_END = re.compile(
+    r"(?:…|\.\.\.|\[\s*(?:…|\.\.\.)\s*\]|"
+    r"read more|continue reading|more\s*»|weiterlesen|mehr lesen|zum artikel|lire la suite|"
+    r"leer más|seguir leyendo|continua a leggere|leggi tutto|lees verder|czytaj dalej|"
+    r"читать далее|jatka lukemista|lue lisää|läs mer|les mer|læs mere)"
+    r"[\s\W]*$",
+    re.IGNORECASE,
+)
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+def needs_fulltext(mode: str, raw_html: str, clean_text: str, link: str) -> bool:
+    """Whether an entry's article page should be fetched: never with "off", always with "on",
+    and with "auto" when its body is only a teaser: under TEASER_WORDS words once cleaned,
+    or ending with an ellipsis or a "read more" (which the cleaner may have removed, hence
+    the raw body's end is looked at too). Only an http(s) link has a page to fetch."""
+    if mode == "off" or not link.lower().startswith(("http://", "https://")):
+        return False
+    if mode == "on":
+        return True
+    if len(clean_text.split()) < TEASER_WORDS:
+        return True
+    tail = html.unescape(_MARKUP.sub(" ", raw_html[-2000:]))
+    return bool(_TEASER_END.search(tail) or _TEASER_END.search(clean_text[-200:]))

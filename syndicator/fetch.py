@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"Syndicator/{__version__} (+https://github.com/syndicator; feed poller)"
 _CHUNK = 64 * 1024
+# What an article page (fulltext) is asked for as: a web page, not a feed.
+HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 
 @dataclass(frozen=True)
@@ -278,11 +280,16 @@ def guarded_transport(limits: httpx.Limits, guard: AddressGuard) -> httpx.AsyncH
 
 
 async def fetch(
-    client: httpx.AsyncClient, url: str, validators: Validators, limits: Limits
+    client: httpx.AsyncClient,
+    url: str,
+    validators: Validators,
+    limits: Limits,
+    accept: str | None = None,
 ) -> Fetched:
     """GET url; 304 when the validators still hold. Raises FetchError with a one-line reason,
-    and nothing else: one hostile server must not end the cycle for every other source."""
-    headers: dict[str, str] = {}
+    and nothing else: one hostile server must not end the cycle for every other source.
+    `accept` replaces the client's Accept header (a feed's)."""
+    headers: dict[str, str] = {"Accept": accept} if accept else {}
     # Checked again on the way out: a state database written before values were checked on
     # the way in may hold one that httpx refuses to send, which would fail the source forever.
     if etag := validator(validators.etag):

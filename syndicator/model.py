@@ -80,6 +80,9 @@ class CleanEntry:
     html: str
     text: str
     removals: tuple[Removal, ...] = ()
+    # The short blocks the rules left, normalised (template.block_key): what the source's
+    # template memory counts. Taken before the template itself removed any.
+    blocks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,18 @@ class Notice:
     subject: str
     body: str
     attempts: int = 0
+
+
+@dataclass(frozen=True)
+class FullTextPage:
+    """An article page fetched for a teaser entry (or the reason it could not be): the store
+    remembers one per link, so a page is fetched once, and a failing one is not retried."""
+
+    link: str
+    source: str
+    ok: bool
+    html: str = ""  # the main text, extracted (trafilatura's HTML)
+    reason: str = ""  # why not, when not ok (shown: redacted)
 
 
 # -- what crosses the store's API besides entries ---------------------------------------------

@@ -12,13 +12,14 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 
 from syndicator.config import AppriseAlert, Config, ConsoleAlert, EmailAlert, Source, WebhookAlert
 from syndicator.model import ChannelCounts, SourceState
+from syndicator.page import fulltext_cell
 from syndicator.redact import origin_only, redact_text, shown, text_block
 from syndicator.store import Store
 
@@ -152,6 +153,7 @@ class Summary:
     topics: dict[str, int]
     outbox: dict[str, ChannelCounts]
     feeds: list[FeedFile]
+    fulltext: dict[str, tuple[int, int]] = field(default_factory=dict)  # (fetched, failed)
 
 
 def read_summary(store: Store, output_dir: Path) -> Summary:
@@ -161,6 +163,7 @@ def read_summary(store: Store, output_dir: Path) -> Summary:
         topics=store.topic_counts(),
         outbox=store.channel_counts(),
         feeds=feed_files(output_dir) if output_dir.is_dir() else [],
+        fulltext=store.fulltext_counts(),
     )
 
 
@@ -193,6 +196,14 @@ def render_status(config: Config, snap: Summary | None, now: float) -> str:
         last = when(st.last_success, now) if st and st.last_success else "never"
         rows.append((s.name, state, last, str(st.entries if st else 0), detail))
     out.append(table(("NAME", "STATE", "LAST SUCCESS", "ENTRIES", "REASON"), rows, "  ").rstrip())
+    wanting = [s for s in config.sources if s.fulltext != "off"]
+    if wanting:
+        out.append(
+            "  full text (article pages): "
+            + ", ".join(
+                f"{s.name} {fulltext_cell(snap.fulltext.get(s.name, (0, 0)))}" for s in wanting
+            )
+        )
     configured = {s.name for s in config.sources}
     gone = {n: c for n, c in snap.entries.items() if n not in configured}
     if gone:

@@ -35,6 +35,7 @@ class SourceStatus:
     url: str
     state: SourceState | None
     daily: tuple[int, ...] = ()  # entries first seen per UTC day, oldest first, ending today
+    fulltext: tuple[int, int] | None = None  # article pages (fetched, failed); None: off
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,14 @@ def _health(state: SourceState | None) -> tuple[str, str]:
     return "ok", "ok"
 
 
+def fulltext_cell(counts: tuple[int, int] | None) -> str:
+    """A source's article-page fetches (fulltext), as the page and `status` say it."""
+    if counts is None:
+        return "off"
+    fetched, failed = counts
+    return f"{fetched} fetched, {failed} failed" if failed else f"{fetched} fetched"
+
+
 def _sources_section(status: Status) -> str:
     now = status.updated
     cards = []
@@ -294,6 +303,8 @@ def _sources_section(status: Status) -> str:
         if st is not None and st.failures and st.last_error:
             rows.append(("last failure", e(st.last_error)))
         rows.append(("entries", str(st.entries if st else 0)))
+        if s.fulltext is not None:
+            rows.append(("full text", fulltext_cell(s.fulltext)))
         dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
         label = e(redact_url(s.url))
         cards.append(

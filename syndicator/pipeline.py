@@ -3,6 +3,10 @@
     fetch ─► (304? settled) ─► analyse (parse ─► new? ─► clean ─► match) ─► store ─► publish
                                                                              └─► outbox ─► alert
 
+Around analyse: the source's template memory is read before it (and saved with the poll), and
+a teaser's article page (a source's `fulltext`) is fetched after it, through the same host
+gate, and the entry analysed again on the page's main text.
+
 This is the only module that knows the stages' order; each stage is a module of its own, and
 where the CPU work runs is workers.py's business. Fetching is concurrent (asyncio, a global
 limit and fetch.Politeness per host); one thread writes the store, so it sees one writer and
@@ -23,10 +27,11 @@ import httpx
 
 from syndicator import decide, schedule
 from syndicator.alert import Sender, deliver, make_sender
-from syndicator.analyse import Analyser, Analysis, Job, analyse_entry
+from syndicator.analyse import Analyser, Analysis, History, Job, learn_from, with_template
 from syndicator.config import Config, Source
 from syndicator.errors import FetchError
 from syndicator.fetch import (
+    HTML_ACCEPT,
     Limits,
     Politeness,
     fetch,
@@ -36,7 +41,16 @@ from syndicator.fetch import (
     make_client,
     named_endpoints,
 )
-from syndicator.model import Fetched, NewNotice, Recleaned, SourceState, SourceUpdate
+from syndicator.model import (
+    Fetched,
+    FullTextPage,
+    NewNotice,
+    RawEntry,
+    Recleaned,
+    SourceState,
+    SourceUpdate,
+    Validators,
+)
 from syndicator.publish import (
     ALL,
     FEED_FILES,
@@ -48,6 +62,7 @@ from syndicator.publish import (
 )
 from syndicator.redact import redact_url, shown
 from syndicator.store import Store
+from syndicator.template import NOTHING, WINDOW, Template
 from syndicator.workers import POOL_THRESHOLD, Workers
 
 __all__ = ["POOL_THRESHOLD", "CycleReport", "Pipeline"]
@@ -99,6 +114,7 @@ class Pipeline:
         self.rng = rng or random.Random()
         self.progress = progress  # called with (sources done, sources to poll) as polls finish
         self._to_poll = 0
+        self.learned: dict[str, Template] = {}  # what the last reclean learned, per source
         self.analyser = Analyser(config)
         self.workers = Workers(config, self.analyser)
         self.senders = senders if senders is not None else [make_sender(a) for a in config.alerts]
@@ -241,19 +257,93 @@ class Pipeline:
                 cycle.settled.append(self._not_modified(source, state, result, now, cycle.report))
             else:
                 loop = asyncio.get_running_loop()
-                known = await loop.run_in_executor(
-                    cycle.writer, self.store.all_digests, source.name
-                )
-                job = Job(source.name, result.body, result.url, result.headers, known)
+                known, history = await loop.run_in_executor(cycle.writer, self._memory, source.name)
+                job = Job(source.name, result.body, result.url, result.headers, known, history)
                 analysis = await self.workers.analyse(job, cycle.writer)
+                pages: list[FullTextPage] = []
+                if source.fulltext != "off" and analysis.error is None and analysis.entries:
+                    analysis, pages = await self._fulltext(cycle, source, job, analysis)
                 await loop.run_in_executor(
-                    cycle.writer, self._save, source, state, result, analysis, cycle.report
+                    cycle.writer, self._save, source, state, result, analysis, cycle.report, pages
                 )
         finally:
             cycle.backlog.release()
             cycle.report.polled += 1
             if self.progress is not None:
                 self.progress(cycle.report.polled, self._to_poll)
+
+    def _memory(self, source: str) -> tuple[dict[str, str], History]:
+        """What analysing a source's body needs of the store: its entries' digests, and its
+        template memory."""
+        return self.store.all_digests(source), tuple(self.store.template_history(source))
+
+    # -- full text for teasers -----------------------------------------------------------------
+
+    async def _fulltext(
+        self, cycle: _Cycle, source: Source, job: Job, analysis: Analysis
+    ) -> tuple[Analysis, list[FullTextPage]]:
+        """Fetch the article page of each teaser entry (decide.needs_fulltext) that was never
+        fetched, through the host's gate as a feed is (same client, limits, address guard),
+        extract its main text, and analyse those entries again on it. A page fetched before
+        is reused, one that failed before is not asked for again; on failure the teaser
+        stands. Returns the analysis and the pages to remember with the poll."""
+        wanted = [
+            e.clean.link
+            for e in analysis.entries
+            if decide.needs_fulltext(source.fulltext, e.parsed.html, e.clean.text, e.clean.link)
+        ]
+        if not wanted:
+            return analysis, []
+        links = list(dict.fromkeys(wanted))
+        loop = asyncio.get_running_loop()
+        pages = await loop.run_in_executor(cycle.writer, self.store.fulltext_pages, links)
+        new: list[FullTextPage] = []
+        for link in links:
+            if link not in pages:
+                page = await self._fetch_page(cycle, source, link)
+                pages[link] = page
+                new.append(page)
+        if any(p.ok for p in pages.values()):
+            try:
+                analysis = await loop.run_in_executor(
+                    None, self.analyser.with_fulltext, job, analysis, pages
+                )
+            except Exception:  # a bug here must cost the full texts, not the poll
+                log.exception("source=%s full texts not analysed; teasers stand", source.name)
+        return analysis, new
+
+    async def _fetch_page(self, cycle: _Cycle, source: Source, link: str) -> FullTextPage:
+        from syndicator.fulltext import extract_main
+
+        fetched: Fetched | FetchError
+        async with cycle.hosts.gate(link, False), cycle.in_flight:
+            try:
+                fetched = await fetch(
+                    cycle.client, link, Validators(), self._limits(source), accept=HTML_ACCEPT
+                )
+            except FetchError as exc:
+                fetched = exc
+            except Exception as exc:  # a bug here must cost this entry's full text only
+                log.exception("source=%s unexpected error fetching an article", source.name)
+                fetched = FetchError(link, f"unexpected error: {type(exc).__name__}: {exc}")
+        if isinstance(fetched, FetchError):
+            reason = fetched.reason
+        else:
+            loop = asyncio.get_running_loop()
+            html, reason = await loop.run_in_executor(
+                None, extract_main, fetched.body, fetched.url, fetched.headers
+            )
+            if html:
+                log.info("source=%s full text of %s fetched", source.name, redact_url(link))
+                return FullTextPage(link, source.name, True, html)
+        reason = shown(reason)
+        log.warning(
+            "source=%s full text of %s not fetched: %s; the teaser stands",
+            source.name,
+            redact_url(link),
+            reason,
+        )
+        return FullTextPage(link, source.name, False, reason=reason)
 
     def close(self) -> None:
         self.workers.close()
@@ -304,8 +394,10 @@ class Pipeline:
         result: Fetched,
         analysis: Analysis,
         report: CycleReport,
+        pages: list[FullTextPage] | None = None,
     ) -> None:
-        """Store one analysed feed (store thread): entries, alerts and state together."""
+        """Store one analysed feed (store thread): entries, alerts, state and the article
+        pages fetched for it together."""
         now = self.clock()
         if analysis.error is not None:
             new_state, notices = self._failed(
@@ -328,7 +420,9 @@ class Pipeline:
         # The feeds these entries change are marked in the same transaction (with those of
         # entries they displace), so a failed write is redone even after a restart.
         dirty = [ALL, *{h.topic for e in entries for h in e.hits}] if entries else []
-        self.store.save_poll(new_state, entries, analysis.alerts, now, notices, dirty=dirty)
+        self.store.save_poll(
+            new_state, entries, analysis.alerts, now, notices, dirty=dirty, pages=pages or ()
+        )
         report.new_entries += len(entries)
         log.info(
             "source=%s status=%d entries=%d new_or_changed=%d alerts=%d",
@@ -398,15 +492,41 @@ class Pipeline:
         # Marked before the change, so a crash before the feeds are written leaves them marked.
         self.store.mark_dirty([ALL, *(t.name for t in self.config.topics)])
         updates = []
-        matcher = self.analyser.matcher
+        by_source: dict[str, list[RawEntry]] = {}
         for raw in self.store.raw_entries():
-            rules = self.analyser.rules_for(raw.source)
-            clean, hits = analyse_entry(raw.parsed, rules, matcher, raw.source)
-            updates.append(Recleaned(raw.id, clean, hits))
+            by_source.setdefault(raw.source, []).append(raw)
+        for source, raws in by_source.items():
+            updates += self._reclean_source(source, raws)
         self.store.update_cleaned(updates)
         self.settle_regrouped()
         self.publish(report)
         return len(updates)
+
+    def _reclean_source(self, source: str, raws: list[RawEntry]) -> list[Recleaned]:
+        """One source's stored entries cleaned again: its template memory is learned again
+        from the newest of them (under the current rules), then applied."""
+        from syndicator.clean import clean_entry
+
+        rules = self.analyser.rules_for(source)
+        firsts = [(raw, clean_entry(raw.parsed, rules, explain=False)) for raw in raws]
+        newest = sorted(firsts, key=lambda pair: -pair[0].id)[:WINDOW]
+        memory = [(raw.parsed.key, clean.blocks) for raw, clean in newest]
+        self.store.save_template_history(source, memory, self.clock())
+        learned = learn_from((), memory) if self.analyser.learning.get(source, True) else NOTHING
+        if learned:
+            self.learned[source] = learned
+            log.info(
+                "source=%s template: %d blocks learned from %d entries",
+                source,
+                len(learned.blocks),
+                learned.entries,
+            )
+        updates = []
+        for raw, first in firsts:
+            clean = with_template(raw.parsed, first, rules, learned)
+            hits = self.analyser.matcher.match(clean.title, clean.text, source)
+            updates.append(Recleaned(raw.id, clean, hits))
+        return updates
 
     # -- publish ---------------------------------------------------------------------------
 

@@ -68,7 +68,7 @@ def rules_changed(old: Config, new: Config) -> bool:
             c.topics,
             c.drop,
             c.drop_selectors,
-            sorted((s.name, s.drop, s.drop_selectors) for s in c.sources),
+            sorted((s.name, s.drop, s.drop_selectors, s.learn) for s in c.sources),
         )
 
     return rules(old) != rules(new)
@@ -83,6 +83,7 @@ def snapshot(pipeline: Pipeline, problems: Mapping[str, str] = MappingProxyType(
     now = time.time()
     states = pipeline.store.source_states()
     pending, sent = pipeline.store.outbox_counts()
+    pages = pipeline.store.fulltext_counts()
     report = pipeline.store.page_report([t.name for t in config.topics], PER_TOPIC, DAYS, now)
     channels = []
     for name in [a.name for a in config.alerts] + sorted(
@@ -95,7 +96,13 @@ def snapshot(pipeline: Pipeline, problems: Mapping[str, str] = MappingProxyType(
     return Status(
         topics=tuple((t.name, t.query) for t in config.topics),
         sources=tuple(
-            SourceStatus(s.name, s.url, states.get(s.name), report.daily.get(s.name, (0,) * DAYS))
+            SourceStatus(
+                s.name,
+                s.url,
+                states.get(s.name),
+                report.daily.get(s.name, (0,) * DAYS),
+                None if s.fulltext == "off" else pages.get(s.name, (0, 0)),
+            )
             for s in config.sources
         ),
         alerts_pending=pending,

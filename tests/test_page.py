@@ -207,7 +207,7 @@ def test_an_older_database_gains_the_page_indexes(backend: Backend) -> None:
     indexes = {str(r[0]) for r in again._db.execute(names)}
     assert {"hits_topic_entry", "entries_seen_source"} <= indexes
     (version,) = again._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-    assert int(version) == 7
+    assert int(version) >= 7  # 7 gave the indexes; later versions keep them
 
 
 # -- in a real browser, from a running daemon ---------------------------------------------------

@@ -36,15 +36,20 @@ from syndicator.clean.units import (
 )
 from syndicator.model import CleanEntry, ParsedEntry, Removal
 from syndicator.redact import public_url
+from syndicator.template import NOTHING, Template, block_key
 
 log = logging.getLogger(__name__)
 
 
-def clean_entry(entry: ParsedEntry, rules: RuleSet, *, explain: bool = True) -> CleanEntry:
+def clean_entry(
+    entry: ParsedEntry, rules: RuleSet, *, explain: bool = True, template: Template = NOTHING
+) -> CleanEntry:
     """Title as one plain line, link without tracking, body sanitized and stripped of junk.
 
     explain=False leaves CleanEntry.removals empty: the same clean without the record of what
     each rule took (only `clean --explain` shows it; the daemon would throw it away).
+    `template` is what was learned of the source's own boilerplate (template.py): its
+    blocks go too, unless they are all the entry has.
     """
     removals: list[Removal] = []
     orig = entry.orig_link
@@ -54,15 +59,15 @@ def clean_entry(entry: ParsedEntry, rules: RuleSet, *, explain: bool = True) -> 
         removals.append(Removal("tracking-params", f"entry link: {', '.join(params)}"))
     if not sanitize.safe_scheme(link):
         link = ""
-    body, text, body_removals = clean_html(
-        entry.html, rules, base_url=link, content_base=entry.base, explain=explain
-    )
+    cleaner = _Cleaner(rules, link, entry.base, explain, template)
+    body, text, body_removals = _run(cleaner, entry.html)
     return CleanEntry(
         title=clean_title(entry.title),
         link=link,
         html=body,
         text=text,
         removals=tuple(removals) + body_removals,
+        blocks=cleaner.blocks,
     )
 
 
@@ -88,8 +93,12 @@ def clean_html(
     against content_base (the body's xml:base or the feed's URL), else against base_url.
     explain=False: the same html and text, and no removals recorded.
     """
+    return _run(_Cleaner(rules, base_url, content_base, explain), html)
+
+
+def _run(cleaner: _Cleaner, html: str) -> tuple[str, str, tuple[Removal, ...]]:
     try:
-        return _Cleaner(rules, base_url, content_base, explain).run(html)
+        return cleaner.run(html)
     except Exception:  # the contract is "never raises"; fall back to sanitizer-only output
         log.exception("cleaner failed; returning sanitized html without rule cleaning")
         try:
@@ -134,9 +143,16 @@ class _Cleaner:
     """One clean of one body: owns the tree, the units and the removal log."""
 
     def __init__(
-        self, rules: RuleSet, base_url: str, content_base: str = "", explain: bool = True
+        self,
+        rules: RuleSet,
+        base_url: str,
+        content_base: str = "",
+        explain: bool = True,
+        template: Template = NOTHING,
     ) -> None:
         self.rules = rules
+        self.template = template
+        self.blocks: tuple[str, ...] = ()  # the short blocks the rules left (template memory)
         self.explain = explain  # record removals (nothing the cleaning decides depends on it)
         self.base = _web_url(base_url)
         # A content base is the feed's URL (or an xml:base against it); entries stored before
@@ -163,6 +179,8 @@ class _Cleaner:
             again = _Cleaner(self.rules, self.base, self.resolve_base, self.explain)
             settled, settled_text, unsettled = again._once(out)
             self.removals.extend(again.removals)
+            # The template's blocks are gone from `out`; what it counted stays this pass's.
+            self.blocks = tuple(dict.fromkeys((*self.blocks, *again.blocks)))
             for name, count in again.params_removed.items():
                 self.params_removed[name] = self.params_removed.get(name, 0) + count
             if settled == out:
@@ -213,6 +231,7 @@ class _Cleaner:
         units = collect_units(body)
         self._block_pass(units)
         self._structural_pass(units)
+        self._template_pass(units)
         misnested = tidy.misnested(body)
         out, text = tidy.finish(body)
         return out, text, misnested or bool(_EMPTY_ELEMENT.search(out))
@@ -528,6 +547,24 @@ class _Cleaner:
                 return True
             return False
         return False
+
+    # -- the source's learned template ------------------------------------------------------
+
+    def _template_pass(self, units: list[Unit]) -> None:
+        """Record the short blocks the rules left (for the source's memory), then remove those
+        the source's template holds, unless they are every block with text left: no entry is
+        ever emptied by what its neighbours repeat."""
+        live = [u for u in units if not u.removed and u.text and not _detached(u, self.body)]
+        keyed = [(u, block_key(u.text)) for u in live]
+        self.blocks = tuple(dict.fromkeys(k for _, k in keyed if k is not None))
+        if not self.template:
+            return
+        known = self.template.by_key
+        doomed = [(u, known[k]) for u, k in keyed if k is not None and k in known]
+        if not doomed or len(doomed) == len(live):
+            return
+        for unit, learned in doomed:
+            self._remove(unit, learned.rule)
 
     # -- shape-level rules ---------------------------------------------------------------------
 

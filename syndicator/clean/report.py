@@ -9,16 +9,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from syndicator.model import CleanEntry, ParsedEntry
+from syndicator.template import NOTHING, Template
 
 
 def explain_entries(
-    feed_title: str, entries: Sequence[tuple[ParsedEntry, CleanEntry]], explain: bool
+    feed_title: str,
+    entries: Sequence[tuple[ParsedEntry, CleanEntry]],
+    explain: bool,
+    learned: Template = NOTHING,
 ) -> str:
-    """One block per entry: '## title <link>', the cleaned text, and (explain) the removals."""
+    """One block per entry: '## title <link>', the cleaned text, and (explain) the removals;
+    first (explain) the source's learned template, when there is one."""
     removed = sum(len(clean.removals) for _, clean in entries)
     lines = [f"# {feed_title or '(untitled feed)'}", f"{len(entries)} entries"]
     if explain:
         lines[-1] += f", {removed} removals"
+        if learned:
+            lines.append(
+                f"template learned from {learned.entries} entries: {len(learned.blocks)} blocks"
+            )
+            lines.extend(f"  - [{b.rule}] {b.key}" for b in learned.blocks)
     for parsed, clean in entries:
         lines.append("")
         title = clean.title or "(untitled)"

@@ -74,6 +74,16 @@ class Reports:
         """Stored entries per source name, including sources no longer in the config."""
         return dict(self._db.execute("SELECT source, count(*) FROM entries GROUP BY source"))
 
+    def fulltext_counts(self) -> dict[str, tuple[int, int]]:
+        """Article pages fetched per source for its teasers: (fetched, failed)."""
+        return {
+            str(source): (int(ok), int(failed))
+            for source, ok, failed in self._db.execute(
+                "SELECT source, count(*) FILTER (WHERE ok <> 0), count(*) FILTER (WHERE ok = 0) "
+                "FROM fulltext GROUP BY source"
+            )
+        }
+
     def topic_counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT topic, count(*) FROM hits GROUP BY topic"))
 

@@ -18,11 +18,12 @@ from syndicator.errors import StoreError
 if TYPE_CHECKING:
     from syndicator.store.sql import Connection
 
-SCHEMA_VERSION = 7  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*;
+SCHEMA_VERSION = 8  # 2: entries.raw_base; 3: forgotten, entries_seen; 4: entries_near*;
 # 5: story_keys and evidence instead of SimHash bands (every story decided again);
 # 6: claims on outbox rows, leases on sources, request slots per host (several nodes);
 # 7: outbox.given_up (a receiver refused an alert for good: never retried), the status page's
-#    indexes (hits_topic_entry, entries_seen_source)
+#    indexes (hits_topic_entry, entries_seen_source);
+# 8: source_blocks (each source's template memory), fulltext (article pages fetched)
 
 
 # Version 7's indexes, for the status page; created by either schema, and by the upgrade.
@@ -31,7 +32,26 @@ PAGE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS entries_seen_source ON entries (first_seen, source)",
 )
 
-_SCHEMA = """
+# Schema 8's tables, the same in both databases (REAL is a double in PostgreSQL too).
+V8_TABLES = """
+-- Each source's template memory: the short blocks (template.block_key) of its recent
+-- entries, newest by `seen`, pruned to template.WINDOW entries per source.
+CREATE TABLE IF NOT EXISTS source_blocks (
+    source TEXT NOT NULL, key TEXT NOT NULL, seen REAL NOT NULL,
+    blocks TEXT NOT NULL,  -- a JSON list of keys
+    PRIMARY KEY (source, key)
+);
+-- Article pages fetched for teaser entries (fulltext): once per link, failures included, so a
+-- failing page is not asked for again every cycle.
+CREATE TABLE IF NOT EXISTS fulltext (
+    link TEXT PRIMARY KEY, source TEXT NOT NULL, fetched REAL NOT NULL,
+    ok INTEGER NOT NULL, html TEXT NOT NULL, reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fulltext_by_source ON fulltext (source);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     name TEXT PRIMARY KEY,
@@ -120,6 +140,8 @@ CREATE TABLE IF NOT EXISTS host_slots (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS host_starts (host TEXT PRIMARY KEY, last_start REAL) WITHOUT ROWID;
 """
+    + V8_TABLES
+)
 
 
 def create(db: sqlite3.Connection) -> None:
@@ -176,6 +198,11 @@ def migrate(db: sqlite3.Connection) -> bool:
         columns = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
         if "given_up" not in columns:
             db.execute("ALTER TABLE outbox ADD COLUMN given_up REAL")
+    if version < 8:
+        # source_blocks and fulltext: new tables only (no semicolon in their comments).
+        for statement in V8_TABLES.split(";"):
+            if statement.strip():
+                db.execute(statement)
     if version < SCHEMA_VERSION:
         db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
     return regroup
@@ -183,7 +210,8 @@ def migrate(db: sqlite3.Connection) -> bool:
 
 # -- PostgreSQL ------------------------------------------------------------------------------
 
-POSTGRES_SCHEMA = """
+POSTGRES_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     name TEXT PRIMARY KEY,
@@ -272,6 +300,9 @@ CREATE TABLE IF NOT EXISTS host_slots (
 );
 CREATE TABLE IF NOT EXISTS host_starts (host TEXT PRIMARY KEY, last_start DOUBLE PRECISION);
 """
+    + V8_TABLES
+)
+
 
 # The tables `migrate --to` copies, parents first, with the columns both databases share.
 COPIED = {
@@ -292,6 +323,8 @@ COPIED = {
         "id", "channel", "entry_id", "topics", "subject", "body", "created", "sent",
         "attempts", "next_try", "last_error", "given_up",
     ),
+    "source_blocks": ("source", "key", "seen", "blocks"),
+    "fulltext": ("link", "source", "fetched", "ok", "html", "reason"),
 }
 
 
@@ -303,6 +336,8 @@ def migrate_postgres(db: Connection, value: str) -> None:
         db.execute("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS given_up DOUBLE PRECISION")
         for statement in PAGE_INDEXES:  # the status page's
             db.execute(statement)
+    if version < 8:
+        db.execute(V8_TABLES)  # source_blocks and fulltext: new tables only
     if version < SCHEMA_VERSION:
         db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeVar
 from syndicator import stories
 from syndicator.model import (
     Copy,
+    FullTextPage,
     NewAlert,
     NewEntry,
     NewNotice,
@@ -51,6 +52,7 @@ from syndicator.model import (
 )
 from syndicator.store.api import entry_uid
 from syndicator.store.reports import Reports
+from syndicator.template import WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -353,6 +355,8 @@ class SQLStore(Reports):
                 (before,),
             )
             gone = self._db.execute("DELETE FROM entries WHERE first_seen < ?", (before,)).rowcount
+            # Their pages go too: an entry forgotten is never analysed again.
+            self._db.execute("DELETE FROM fulltext WHERE fetched < ?", (before,))
             if gone:
                 self._promote_orphans()
             return int(gone)
@@ -384,6 +388,7 @@ class SQLStore(Reports):
         now: float,
         notices: Sequence[NewNotice] = (),
         dirty: Sequence[str] = (),
+        pages: Sequence[FullTextPage] = (),
     ) -> set[str]:
         """Entries, hits, outbox rows and the source state in one transaction, with the feeds
         they make stale (`dirty`, and those of displaced entries) marked for republishing.
@@ -405,10 +410,76 @@ class SQLStore(Reports):
                 self._put_alert(channel, entry_id, topics, now)
             self._put_notices(notices, now)
             self._put_states([state])
+            self._put_blocks(state.name, [(e.parsed.key, e.clean.blocks) for e in entries], now)
+            self._put_pages(pages, now)
             self._put_dirty([*dirty, *touched])  # last: a shared mark is held the least time
             return touched
 
         return self._atomic(work)
+
+    # -- each source's template memory, full-text pages --------------------------------------
+
+    def template_history(self, source: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The block keys of the source's recent entries, newest first (template.WINDOW)."""
+        rows = self._db.execute(
+            "SELECT key, blocks FROM source_blocks WHERE source=? ORDER BY seen DESC, key LIMIT ?",
+            (source, WINDOW),
+        ).fetchall()
+        return [(str(key), tuple(json.loads(blocks))) for key, blocks in rows]
+
+    def save_template_history(
+        self, source: str, entries: Sequence[tuple[str, tuple[str, ...]]], now: float
+    ) -> None:
+        """Replace a source's memory with these entries' blocks (newest first): a reclean
+        learns again from what is stored."""
+        with self._transaction():
+            self._db.execute("DELETE FROM source_blocks WHERE source=?", (source,))
+            self._put_blocks(source, entries, now)
+
+    def _put_blocks(
+        self, source: str, entries: Sequence[tuple[str, tuple[str, ...]]], now: float
+    ) -> None:
+        """Remember the entries' blocks (the first is the newest) and forget all but the
+        source's WINDOW most recent entries."""
+        if not entries:
+            return
+        self._db.executemany(
+            "INSERT INTO source_blocks (source, key, seen, blocks) VALUES (?,?,?,?) "
+            "ON CONFLICT (source, key) DO UPDATE SET seen=excluded.seen, blocks=excluded.blocks",
+            [
+                (source, key, float(now) - i * 1e-3, json.dumps(list(blocks)))
+                for i, (key, blocks) in enumerate(entries)
+            ],
+        )
+        self._db.execute(
+            "DELETE FROM source_blocks WHERE source=? AND key NOT IN (SELECT key FROM "
+            "source_blocks WHERE source=? ORDER BY seen DESC, key LIMIT ?)",
+            (source, source, WINDOW),
+        )
+
+    def fulltext_pages(self, links: Iterable[str]) -> dict[str, FullTextPage]:
+        """The article pages fetched before (or failed) among these links."""
+        found: dict[str, FullTextPage] = {}
+        listed = list(dict.fromkeys(links))
+        for start in range(0, len(listed), CHUNK):
+            chunk = listed[start : start + CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for link, source, ok, html, reason in self._db.execute(
+                f"SELECT link, source, ok, html, reason FROM fulltext WHERE link IN ({marks})",
+                chunk,
+            ):
+                found[str(link)] = FullTextPage(str(link), str(source), bool(ok), html, reason)
+        return found
+
+    def _put_pages(self, pages: Sequence[FullTextPage], now: float) -> None:
+        if pages:
+            self._db.executemany(
+                "INSERT INTO fulltext (link, source, fetched, ok, html, reason) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (link) DO UPDATE SET source=excluded.source, "
+                "fetched=excluded.fetched, ok=excluded.ok, html=excluded.html, "
+                "reason=excluded.reason",
+                [(p.link, p.source, float(now), int(p.ok), p.html, p.reason) for p in pages],
+            )
 
     # -- feeds to republish ----------------------------------------------------------------
 

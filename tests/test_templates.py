@@ -1,0 +1,317 @@
+"""Each source's learned template (syndicator/template.py): the decision, its guards, the
+cleaner's use of it, the memory in both stores, and the whole way through `run --once`,
+`clean --explain --source` and `reclean` on a loopback feed whose junk line is Finnish (no
+rule file knows Finnish)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from syndicator import template
+from syndicator.analyse import learn_from, with_template
+from syndicator.clean import clean_entry, load_rules
+from syndicator.model import CleanEntry, NewEntry, ParsedEntry, SourceState
+from syndicator.store import SQLStore
+from syndicator.template import MIN_HISTORY, WINDOW, Learned, Template, block_key, learn
+from tests.conftest import FeedServer, run_cli, write_config
+
+RULES = load_rules()
+
+# Finnish: "Read more news in the Yle app (12 comments)". No rule file has Finnish.
+JUNK = "Lue lisää uutisia Yle-sovelluksesta ({n} kommenttia)"
+
+ARTICLES = [
+    "Helsingin kaupunginvaltuusto hyväksyi uuden pyöräilystrategian keskiviikkona.",
+    "Tampereen raitiotien jatko-osan rakentaminen alkaa ensi keväänä Lielahdessa.",
+    "Oulun yliopiston tutkijat löysivät uuden bakteerilajin Perämeren pohjasta.",
+    "Turun saariston lauttaliikenteeseen tulee kaksi uutta sähkölauttaa.",
+    "Lapin matkailuyritykset odottavat ennätyksellistä joulusesonkia tänä vuonna.",
+    "Jyväskylän kesäfestivaali keräsi yli viisikymmentätuhatta kävijää.",
+    "Kuopion satamaan rakennetaan uusi kävelysilta kaupungin keskustaan.",
+    "Vaasan tuulivoimapuisto aloittaa sähköntuotannon tammikuussa.",
+    "Porin jazzfestivaalin pääesiintyjät julkistettiin tänään aamulla.",
+    "Lahden hiihtostadionin katsomo remontoidaan ennen MM-kisoja.",
+    "Rovaniemen lentoaseman matkustajamäärät kasvoivat syksyn aikana.",
+    "Joensuun kirjasto laajentaa aukioloaikojaan helmikuusta alkaen.",
+]
+
+
+def entry_html(i: int, junk: str = JUNK) -> str:
+    return (
+        f"<p>{ARTICLES[i]} Päätös syntyi pitkän keskustelun jälkeen numero {i}.</p>"
+        f"<p>{junk.format(n=i * 3)}</p>"
+    )
+
+
+def parsed(i: int, junk: str = JUNK) -> ParsedEntry:
+    return ParsedEntry(
+        key=f"k{i}", title=f"Uutinen {i}", link=f"https://yle.example/{i}", html=entry_html(i, junk)
+    )
+
+
+def cleaned(i: int) -> CleanEntry:
+    return clean_entry(parsed(i), RULES, explain=False)
+
+
+# -- the decision (pure) ------------------------------------------------------------------
+
+
+def test_counters_dates_and_case_are_folded() -> None:
+    assert block_key("Kommentar (0)") == block_key("KOMMENTAR (12)")
+    assert block_key("Päivitetty 30.11.2026 klo 18.04") == block_key("päivitetty 1.1.2027 klo 9.00")
+    assert block_key("2:1") is None  # no letter: never template
+
+
+def test_a_block_in_most_recent_entries_is_learned_with_its_counts() -> None:
+    history = [(f"own line {i}", "read in app") for i in range(10)]
+    found = learn(history)
+    assert [b.key for b in found.blocks] == ["read in app"]
+    assert found.blocks[0].rule == "source-template (seen in 10 of 10 entries)"
+    # In half of them only: not "most", so not template.
+    half = [("read in app",) if i % 2 else (f"x {i}",) for i in range(10)]
+    assert not learn(half)
+
+
+def test_guard_nothing_is_learned_before_enough_history() -> None:
+    few = [("read in app",)] * (MIN_HISTORY - 1)
+    assert not learn(few)
+    assert learn([*few, ("read in app",)])
+
+
+def test_guard_an_article_sized_block_is_never_a_candidate() -> None:
+    paragraph = " ".join(["sana"] * (template.MAX_WORDS + 1))
+    assert block_key(paragraph) is None
+    assert block_key(" ".join(["sana"] * template.MAX_WORDS)) is not None
+    # Even when every entry repeats it, it is not learned (the cleaner never keys it).
+    cleans = [
+        clean_entry(
+            ParsedEntry(f"k{i}", "t", "https://e/x", f"<p>{ARTICLES[i]}</p><p>{paragraph}.</p>"),
+            RULES,
+            explain=False,
+        )
+        for i in range(10)
+    ]
+    assert not learn_from((), [(f"k{i}", c.blocks) for i, c in enumerate(cleans)])
+
+
+def test_the_memory_keeps_each_entry_once_newest_first_and_at_most_a_window() -> None:
+    stored = [(f"s{i}", ("old",)) for i in range(WINDOW)]
+    merged = template.merge_history(stored, [("s0", ("new",)), ("n1", ("new",))])
+    assert merged[:2] == [("new",), ("new",)] and len(merged) == WINDOW
+    assert ("old",) in merged
+
+
+@given(st.text(max_size=400))
+def test_folding_is_idempotent_for_any_text(text: str) -> None:
+    key = block_key(text)
+    if key is not None:
+        assert block_key(key) == key
+
+
+# -- the cleaner ----------------------------------------------------------------------------
+
+
+def test_the_cleaner_removes_learned_blocks_in_a_language_without_rules() -> None:
+    cleans = [cleaned(i) for i in range(10)]
+    assert all("Lue lisää" in c.text for c in cleans)  # no rule knows it
+    learned = learn_from((), [(f"k{i}", c.blocks) for i, c in enumerate(cleans)])
+    assert len(learned.blocks) == 1
+    again = with_template(parsed(3), cleans[3], RULES, learned, explain=True)
+    assert "Lue lisää" not in again.text and "Lue lisää" not in again.html
+    assert ARTICLES[3] in again.text
+    assert [r.rule for r in again.removals] == ["source-template (seen in 10 of 10 entries)"]
+    assert again.blocks == cleans[3].blocks  # what the memory counts is taken before
+
+
+def test_guard_no_entry_is_ever_emptied() -> None:
+    only = ParsedEntry("k", "t", "https://e/x", f"<p>{JUNK.format(n=1)}</p>")
+    first = clean_entry(only, RULES, explain=False)
+    key = first.blocks[0]
+    learned = Template((Learned(key, 10, 10),), 10)
+    kept = clean_entry(only, RULES, explain=True, template=learned)
+    assert kept.text == first.text and kept.html == first.html
+    assert not kept.removals
+
+
+def test_without_a_template_the_cleaner_writes_what_it_wrote() -> None:
+    for i in range(5):
+        plain = clean_entry(parsed(i), RULES)
+        assert clean_entry(parsed(i), RULES, template=template.NOTHING) == plain
+
+
+# -- the memory, in both stores -------------------------------------------------------------
+
+
+def _new(i: int) -> NewEntry:
+    p = parsed(i)
+    return NewEntry("yle", p, f"d{i}", cleaned(i), ())
+
+
+def test_the_store_remembers_each_sources_recent_blocks(store: SQLStore) -> None:
+    store.save_poll(SourceState("yle"), [_new(0), _new(1)], [], 1.0)
+    history = store.template_history("yle")
+    assert [key for key, _ in history] == ["k0", "k1"]  # the poll's order: newest first
+    assert history[0][1] == cleaned(0).blocks
+    store.save_poll(SourceState("yle"), [_new(2)], [], 2.0)
+    assert [key for key, _ in store.template_history("yle")] == ["k2", "k0", "k1"]
+    assert store.template_history("other") == []
+    # Pruned to the window: only the newest entries are remembered.
+    many = [(f"m{i}", ("b",)) for i in range(WINDOW + 7)]
+    store.save_template_history("yle", many, 3.0)
+    kept = store.template_history("yle")
+    assert len(kept) == WINDOW and kept[0][0] == "m0"
+
+
+# -- the whole way: run --once, clean --explain --source, reclean, learn = false ------------
+
+
+def feed(items: range, junk: str = JUNK) -> bytes:
+    parts = [
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Yle</title>'
+        "<link>http://yle.example/</link><description>d</description>"
+    ]
+    for i in items:
+        parts.append(
+            f"<item><title>Uutinen {i}</title><link>http://yle.example/{i}</link>"
+            f"<guid>yle-{i}</guid><description>{html.escape(entry_html(i, junk))}</description>"
+            "</item>"
+        )
+    parts.append("</channel></rss>")
+    return "".join(parts).encode()
+
+
+def _config(tmp_path: Path, url: str, extra: str = "") -> Path:
+    return write_config(
+        tmp_path,
+        f'[[sources]]\nname = "yle"\nurl = "{url}"\n{extra}\n'
+        '[[topics]]\nname = "tampere"\nquery = "Tampereen"\n',
+    )
+
+
+def _atom(tmp_path: Path) -> str:
+    return (tmp_path / "feeds" / "all.atom").read_text(encoding="utf-8")
+
+
+def test_run_once_removes_a_finnish_junk_line_and_keeps_every_article_word(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    from tests.conftest import Route
+
+    feed_server.routes["/yle.rss"] = Route(feed(range(10)))
+    config = _config(tmp_path, feed_server.base + "/yle.rss")
+    result = run_cli("run", "--once", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    atom = _atom(tmp_path)
+    assert "Lue lisää" not in atom
+    for i in range(10):
+        assert ARTICLES[i].split()[0] in atom and f"numero {i}" in atom
+
+    explained = run_cli(
+        "clean", feed_server.base + "/yle.rss", "--explain", "--source", "yle",
+        "--config", str(config),
+    )  # fmt: skip
+    assert explained.returncode == 0, explained.stderr
+    assert "template learned from 10 entries: 1 blocks" in explained.stdout
+    assert "[source-template (seen in 10 of 10 entries)] Lue lisää" in explained.stdout
+
+
+def test_history_accumulates_over_polls_and_reclean_applies_it_to_older_entries(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    from tests.conftest import Route
+
+    half = MIN_HISTORY // 2 + 1
+    feed_server.routes["/yle.rss"] = Route(feed(range(half)))
+    config = _config(tmp_path, feed_server.base + "/yle.rss")
+    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
+    assert _atom(tmp_path).count("Lue lisää") == half  # too little history: nothing learned
+    feed_server.routes["/yle.rss"] = Route(feed(range(half, 12)))
+    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
+    atom = _atom(tmp_path)
+    # The stored memory and this poll make 12: the new entries lose the line, older keep it.
+    assert atom.count("Lue lisää") == half
+    recleaned = run_cli("reclean", "--config", str(config))
+    assert recleaned.returncode == 0, recleaned.stderr
+    assert "source yle: template of 1 blocks learned from 12 entries" in recleaned.stdout
+    atom = _atom(tmp_path)
+    assert "Lue lisää" not in atom
+    assert all(ARTICLES[i].split()[0] in atom for i in range(12))
+
+
+def test_learn_false_turns_it_off(tmp_path: Path, feed_server: FeedServer) -> None:
+    from tests.conftest import Route
+
+    feed_server.routes["/yle.rss"] = Route(feed(range(10)))
+    config = _config(tmp_path, feed_server.base + "/yle.rss", "learn = false")
+    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
+    assert _atom(tmp_path).count("Lue lisää") == 10
+
+
+def test_a_bad_learn_value_names_the_key(tmp_path: Path) -> None:
+    config = _config(tmp_path, "http://127.0.0.1:9/f", 'learn = "yes"')
+    result = run_cli("check", "--config", str(config))
+    assert result.returncode == 2
+    assert "sources[0].learn" in result.stderr
+
+
+def test_a_cluster_worker_learns_and_applies_the_template_too(
+    tmp_path: Path, feed_server: FeedServer, postgres_url: str
+) -> None:
+    """The cluster's worker (cluster.WorkerPipeline, what a Celery task runs) polls through
+    the same pipeline code: it reads the memory from the shared store and fills it."""
+    from syndicator.cluster import WorkerPipeline
+    from syndicator.config import load_config
+    from syndicator.store import open_store
+    from tests.conftest import Route
+
+    feed_server.routes["/yle.rss"] = Route(feed(range(10)))
+    config_path = _config(tmp_path, feed_server.base + "/yle.rss")
+    text = config_path.read_text().replace('"state/s.sqlite"', f'"{postgres_url}"')
+    config_path.write_text(text)
+    config = load_config(config_path)
+    store = open_store(config)
+    try:
+        worker = WorkerPipeline(config, store)  # type: ignore[arg-type]
+        report = worker.poll_sources(["yle"])
+        assert report.polled == 1 and not report.failed, report
+        stored = store.feed_entries(None, 20)
+        assert len(stored) == 10
+        assert all("Lue lisää" not in e.text and "Lue lisää" not in e.html for e in stored)
+        assert len(store.template_history("yle")) == 10
+        worker.close()
+    finally:
+        store.close()
+
+
+def test_a_poll_applies_what_the_memory_taught_before_it(tmp_path: Path) -> None:
+    """A later poll of two entries: too few to learn from, but the stored memory knows the
+    template (the path where entries are cleaned with it once, not twice)."""
+    from syndicator.analyse import Analyser, Job
+    from syndicator.config import load_config
+
+    config = load_config(_config(tmp_path, "http://127.0.0.1:9/yle.rss"))
+    history = tuple((f"k{i}", cleaned(i).blocks) for i in range(2, 12))
+    job = Job("yle", feed(range(2)), "http://127.0.0.1:9/yle.rss", {}, {}, history)
+    analysis = Analyser(config).analyse(job)
+    assert analysis.error is None and len(analysis.entries) == 2
+    for entry in analysis.entries:
+        assert "Lue lisää" not in entry.clean.text and "numero" in entry.clean.text
+        assert any(key.startswith("lue lisää") for key in entry.clean.blocks)
+    alone = Analyser(config).analyse(job._replace(history=()))
+    assert all("Lue lisää" in e.clean.text for e in alone.entries)  # 2 entries teach nothing
+
+
+@given(st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=6))
+def test_guard_no_body_is_emptied_whatever_its_lines(lines: list[str]) -> None:
+    """Every block of the entry is template: the cleaner keeps them all, whatever the text."""
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    entry = ParsedEntry("k", "t", "https://e/x", body)
+    first = clean_entry(entry, RULES, explain=False)
+    everything = Template(tuple(Learned(key, 9, 9) for key in first.blocks), 9)
+    again = clean_entry(entry, RULES, explain=False, template=everything)
+    if first.text.strip():
+        assert again.text.strip()
