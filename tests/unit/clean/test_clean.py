@@ -25,7 +25,7 @@ from syndicator.clean.report import explain_entries
 from syndicator.model import CleanEntry, ParsedEntry, Removal
 from syndicator.parse import parse_feed
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent.parent / "data"
 REAL = DATA / "real"
 SEED = DATA / "seed"
 BASE = "https://www.example-nachrichten.de/politik/nato-verbindungsbuero-japan/"

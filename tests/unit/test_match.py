@@ -15,7 +15,7 @@ from syndicator.match.explain import evaluate, find_term, words_with_spans
 from syndicator.match.query import Node, Not, Term
 from syndicator.model import Topic, TopicHit
 
-SEED = Path(__file__).parent / "data" / "seed" / "nato-japan-liaison-office.de.txt"
+SEED = Path(__file__).parent.parent / "data" / "seed" / "nato-japan-liaison-office.de.txt"
 
 SHY = "\u00ad"  # soft hyphen
 NBSP = "\u00a0"
