@@ -1,16 +1,13 @@
-"""Hostile and broken sources, each against a real loopback server: every case is survived in
-bounded time and memory, reported in one line, and nothing from the hostile input reaches the
-output or the machine. The last test runs all of them together through the installed command."""
+"""Hostile and broken documents (syndicator/parse.py, and parse → clean → match → render through
+analyse.preview): every case is refused or survived in bounded time and memory, reported in one
+line, and nothing from the hostile input reaches the output or the machine. Fetch-level hostility
+(size, compression, slowness, HTTP failures) is in test_fetch_hostile.py; all of it together
+through the installed command is tests/system/test_hostile.py."""
 
 from __future__ import annotations
 
-import asyncio
-import gzip
 import hashlib
-import os
 import re
-import subprocess
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -23,28 +20,17 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from syndicator.analyse import preview
-from syndicator.clean import clean_entry, load_rules
-from syndicator.errors import FetchError, ParseError
-from syndicator.fetch import Limits, fetch, fetch_file, make_client, named_endpoints
+from syndicator.clean import load_rules
+from syndicator.errors import ParseError
 from syndicator.match import compile_topics
-from syndicator.model import Fetched, Topic, Validators
+from syndicator.model import Topic
 from syndicator.parse import ENTITY_REASON, parse_feed
-from tests.conftest import (
-    DATA,
-    REAL,
-    FeedServer,
-    Route,
-    free_port,
-    run_cli,
-    syndicator_command,
-    write_config,
-)
+from tests.conftest import DATA, FeedServer, Route
+from tests.unit.test_fetch_hostile import MiB, get
 
 HOSTILE = DATA / "hostile"
 ATOM = "{http://www.w3.org/2005/Atom}"
 PASSWD = "root:x:0:0"
-MiB = 2**20
-LIMITS = Limits(timeout=5, connect_timeout=2)
 RULES = load_rules()
 MATCHER = compile_topics([Topic("harbour", "harbour OR ferry OR Größe")])
 # What an injection leaves behind in HTML a reader renders.
@@ -57,21 +43,6 @@ DANGEROUS_TAGS = {
 # entity-encoded `&#106;avascript:` href is resolved by feedparser into an https URL's path.)
 BAD_URL = re.compile(r"""(?i)\b(?:href|src|action|data)\s*=\s*["']?\s*(?:java|vb)script:""")
 URL_ATTRIBUTES = {"href", "src", "cite", "longdesc", "background", "poster", "action", "data"}
-
-
-def get(url: str, limits: Limits = LIMITS) -> Fetched:
-    async def go() -> Fetched:
-        async with make_client(limits, allow=named_endpoints([url])) as client:
-            return await fetch(client, url, Validators(), limits)
-
-    return asyncio.run(go())
-
-
-def fetch_failure(url: str, limits: Limits = LIMITS) -> FetchError:
-    with pytest.raises(FetchError) as info:
-        get(url, limits)
-    assert "\n" not in info.value.reason
-    return info.value
 
 
 def parse_failure(body: bytes, url: str = "https://hostile.example/feed") -> str:
@@ -193,106 +164,6 @@ def test_quadratic_entity_expansion_is_refused_fast_in_bounded_memory() -> None:
     reason, elapsed, peak = _measure(quadratic_blowup())
     assert reason == ENTITY_REASON
     assert elapsed < 1 and peak < 10 * MiB
-
-
-# -- size, compression, slowness -----------------------------------------------------------
-
-
-def test_body_far_over_the_cap_stops_reading_at_the_cap(feed_server: FeedServer) -> None:
-    route = Route(b"<rss>" + b"x" * (MiB - 5), stream=True, repeat=64)  # 64 MiB, no length
-    feed_server.routes["/huge"] = route
-    err = fetch_failure(feed_server.base + "/huge", Limits())  # the default 10 MiB cap
-    assert err.reason == f"body too large: more than {10 * MiB} bytes (cap)"
-    assert route.finished.wait(10)
-    assert route.sent < 40 * MiB  # the client hung up near the cap, the server could not go on
-
-
-def test_gzip_bomb_is_capped_on_the_decompressed_size(feed_server: FeedServer) -> None:
-    bomb = gzip.compress(b"\0" * (64 * MiB), compresslevel=9)
-    assert len(bomb) < 100_000
-    feed_server.routes["/bomb"] = Route(bomb, headers={"Content-Encoding": "gzip"})
-    err = fetch_failure(feed_server.base + "/bomb", Limits())
-    assert err.reason == f"body too large: more than {10 * MiB} bytes (cap)"
-
-
-def test_trickling_body_ends_at_the_total_deadline(feed_server: FeedServer) -> None:
-    """A byte every 50 ms never trips a per-read timeout; only the total deadline ends it."""
-    route = Route(b"<", stream=True, repeat=100_000, trickle=0.05)
-    feed_server.routes["/trickle"] = route
-    started = time.monotonic()
-    err = fetch_failure(feed_server.base + "/trickle", Limits(timeout=1, connect_timeout=1))
-    assert err.reason == "timed out after 1s (total deadline)"
-    assert time.monotonic() - started < 3
-    assert route.sent > 5  # it was trickling, not stalled
-
-
-def test_file_source_that_never_ends_is_refused() -> None:
-    with pytest.raises(FetchError, match=r"^not a regular file$"):
-        fetch_file("/dev/zero", Validators(), Limits())
-
-
-# -- HTTP and network failures -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("path", "route", "reason"),
-    [
-        ("/404", Route(b"no", status=404), "HTTP 404 Not Found"),
-        ("/410", Route(b"gone", status=410), "HTTP 410 Gone"),
-        ("/500", Route(b"oops", status=500), "HTTP 500 Internal Server Error"),
-        ("/300", Route(b"<rss/>", status=300), "HTTP 300 Multiple Choices"),
-        ("/302", Route(b"<rss/>", status=302), "HTTP 302 redirect without a Location"),
-        (
-            "/to-file",
-            Route(b"", status=302, headers={"Location": "file:///etc/passwd"}),
-            "HTTP 302 redirect to a non-HTTP URL: file:///etc/passwd",
-        ),
-        (
-            "/to-js",
-            Route(b"", status=301, headers={"Location": "javascript:alert(1)"}),
-            "redirect to an invalid URL: ",
-        ),
-        (
-            "/to-bad-idna",
-            Route(b"", status=302, headers={"Location": "http://xn--.invalid/"}),
-            "redirect to an invalid URL: ",
-        ),
-    ],
-)
-def test_http_failures_have_a_one_line_reason(
-    feed_server: FeedServer, path: str, route: Route, reason: str
-) -> None:
-    feed_server.routes[path] = route
-    assert fetch_failure(feed_server.base + path).reason.startswith(reason)
-
-
-def test_503_reports_retry_after(feed_server: FeedServer) -> None:
-    feed_server.routes["/busy"] = Route(b"", status=503, headers={"Retry-After": "120"})
-    err = fetch_failure(feed_server.base + "/busy")
-    assert err.reason == "HTTP 503 Service Unavailable" and err.retry_after == 120
-
-
-def test_connection_refused_dns_failure_and_tls_error(feed_server: FeedServer) -> None:
-    assert fetch_failure(f"http://127.0.0.1:{free_port()}/feed").reason == "connection refused"
-    dns = fetch_failure("http://feeds.syndicator-test.invalid/rss").reason
-    assert dns.startswith("DNS lookup failed")
-    tls = fetch_failure(feed_server.base.replace("http://", "https://") + "/feed").reason
-    assert tls.startswith("TLS error")
-
-
-def test_redirect_loop_and_too_many_redirects(feed_server: FeedServer) -> None:
-    feed_server.routes["/a"] = Route(b"", status=302, headers={"Location": "/b"})
-    feed_server.routes["/b"] = Route(b"", status=307, headers={"Location": "/a"})
-    err = fetch_failure(feed_server.base + "/a")
-    assert (
-        err.reason == f"redirect loop: {feed_server.base}/b redirects back to {feed_server.base}/a"
-    )
-    for i in range(10):
-        feed_server.routes[f"/hop{i}"] = Route(
-            b"", status=301, headers={"Location": f"/hop{i + 1}"}
-        )
-    assert fetch_failure(feed_server.base + "/hop0").reason == "too many redirects (more than 5)"
-    assert len(feed_server.requests_to("/hop6")) == 0  # stopped after five
 
 
 # -- not a feed ----------------------------------------------------------------------------
@@ -572,178 +443,3 @@ def test_any_document_publishes_valid_safe_xml_or_is_refused(body: bytes) -> Non
 
 
 # -- all together, through the installed command ------------------------------------------
-
-HEALTHY = {
-    "heise": ("rss-parser-heise.atom", "application/atom+xml"),
-    "guardian": ("rss-parser-guardian.rss", "application/rss+xml; charset=utf-8"),
-    "rdf": ("miniflux-rdf_UTF8.xml", "application/rdf+xml"),
-}
-
-
-def _setup_everything(server: FeedServer) -> tuple[str, dict[str, str], set[str]]:
-    """Routes for every hostile case; returns the config's sources, the failing sources'
-    expected reasons (a prefix), and the sources whose entries must be published."""
-    base = server.base
-    R = server.routes
-    for name, (file, kind) in HEALTHY.items():
-        R[f"/{name}"] = Route((REAL / file).read_bytes(), kind)
-    for name in ("xxe-file.rss", "xxe-oneline.rss", "xxe-parameter.rss", "billion-laughs.rss"):
-        R[f"/{name}"] = Route(hostile(name))
-    utf16 = hostile("xxe-file.rss").decode().replace('"utf-8"', '"utf-16"').encode("utf-16")
-    R["/xxe-utf16"] = Route(utf16, "application/xml")
-    R["/xxe-remote"] = Route(
-        hostile("xxe-file.rss").replace(b"file:///etc/passwd", f"{base}/evil-entity".encode())
-    )
-    R["/evil-entity"] = Route(PASSWD.encode())
-    R["/evil.dtd"] = Route(b'<!ENTITY remote SYSTEM "file:///etc/passwd">')
-    R["/remote-dtd"] = Route(hostile("xxe-remote-dtd.rss").replace(b"@BASE@", base.encode()))
-    R["/quadratic"] = Route(quadratic_blowup())
-    R["/huge"] = Route(b"<rss>" + b"x" * (MiB - 5), stream=True, repeat=64)
-    R["/bomb"] = Route(gzip.compress(b"\0" * (64 * MiB)), headers={"Content-Encoding": "gzip"})
-    R["/stall"] = Route(b"<rss>" * 100, stall=True)
-    R["/trickle"] = Route(b"<", stream=True, repeat=1_000_000, trickle=0.05)
-    R["/404"] = Route(b"no", status=404)
-    R["/410"] = Route(b"gone", status=410)
-    R["/500"] = Route(b"oops", status=500)
-    R["/503"] = Route(b"", status=503, headers={"Retry-After": "3600"})
-    R["/loop-a"] = Route(b"", status=302, headers={"Location": "/loop-b"})
-    R["/loop-b"] = Route(b"", status=302, headers={"Location": "/loop-a"})
-    for i in range(8):
-        R[f"/hop{i}"] = Route(b"", status=301, headers={"Location": f"/hop{i + 1}"})
-    R["/to-js"] = Route(b"", status=302, headers={"Location": "javascript:alert(1)"})
-    R["/blog/"] = Route(hostile("html-page.html"), "text/html; charset=utf-8")
-    R["/parked"] = Route(hostile("html-page-no-feed.html"), "text/html")
-    R["/bozo"] = Route(hostile("bozo-usable.rss"))
-    R["/odd"] = Route(odd_entries())
-    R["/escape"] = Route(hostile("content-escape.rss"))
-    R["/escape-atom"] = Route(hostile("content-escape.atom"), "application/atom+xml")
-    nest = "<x>" * 300 + "</x>" * 300
-    R["/deep"] = Route(rss(nest.encode()))
-    for i, (case, make, kind, _expected, _warned) in enumerate(ENCODING_CASES):
-        # a different story per source, or the store would publish them as one
-        words = " ".join(hashlib.sha1(f"{i}/{j}".encode()).hexdigest()[:7] for j in range(20))
-        R[f"/enc-{case}"] = Route(make(f" story {i} about the {case} harbour ferry {words}"), kind)
-
-    failing = {
-        "xxe-file": ("/xxe-file.rss", ENTITY_REASON),
-        "xxe-oneline": ("/xxe-oneline.rss", ENTITY_REASON),
-        "xxe-parameter": ("/xxe-parameter.rss", ENTITY_REASON),
-        "xxe-utf16": ("/xxe-utf16", ENTITY_REASON),
-        "xxe-remote-entity": ("/xxe-remote", ENTITY_REASON),
-        "billion-laughs": ("/billion-laughs.rss", ENTITY_REASON),
-        "quadratic-blowup": ("/quadratic", ENTITY_REASON),
-        "huge-64mib": ("/huge", f"body too large: more than {10 * MiB} bytes (cap)"),
-        "gzip-bomb": ("/bomb", f"body too large: more than {10 * MiB} bytes (cap)"),
-        "capped": ("/guardian", "body too large: 151464 bytes (cap 100000)"),
-        "stall": ("/stall", "timed out after 2s (total deadline)"),
-        "trickle": ("/trickle", "timed out after 2s (total deadline)"),
-        "http-404": ("/404", "HTTP 404 Not Found"),
-        "http-410": ("/410", "HTTP 410 Gone"),
-        "http-500": ("/500", "HTTP 500 Internal Server Error"),
-        "http-503": ("/503", "HTTP 503 Service Unavailable"),
-        "redirect-loop": ("/loop-a", f"redirect loop: {base}/loop-b redirects back to"),
-        "redirect-chain": ("/hop0", "too many redirects (more than 5)"),
-        "redirect-js": ("/to-js", "redirect to an invalid URL: "),
-        "html-page": ("/blog/", f"not a feed (the page advertises {base}/feed.xml, "),
-        "html-parked": ("/parked", "not a feed (an HTML page that advertises no feed)"),
-        "deep-nesting": ("/deep", "feed too complex: XML nested deeper than 256 levels"),
-        "refused": (f"http://127.0.0.1:{free_port()}/feed", "connection refused"),
-        "dns": ("http://feeds.syndicator-test.invalid/rss", "DNS lookup failed"),
-        "tls": (base.replace("http://", "https://") + "/heise", "TLS error"),
-    }
-    published = {*HEALTHY, "remote-dtd", "bozo", "odd", "escape", "escape-atom"}
-    published |= {f"enc-{case[0]}" for case in ENCODING_CASES}
-    sources = []
-    limits = {
-        "stall": 'timeout = "2s"',
-        "trickle": 'timeout = "2s"',
-        "capped": "max_bytes = 100000",
-    }
-    for name, (path, _reason) in failing.items():
-        url = path if "://" in path else base + path
-        sources.append(f'[[sources]]\nname = "{name}"\nurl = "{url}"\n{limits.get(name, "")}')
-    for name in sorted(published):
-        path = {"remote-dtd": "/remote-dtd"}.get(name, f"/{name}")
-        sources.append(f'[[sources]]\nname = "{name}"\nurl = "{base}{path}"')
-    return "\n".join(sources), {n: r for n, (_p, r) in failing.items()}, published
-
-
-def server_requests(server: FeedServer, *paths: str) -> list[str]:
-    return [r.path for r in server.log if r.path in paths]
-
-
-def _run_measured(args: list[str], cwd: Path) -> tuple[int, float, int, str]:
-    """Run the command; (exit code, wall seconds, peak RSS in bytes of that child, stderr)."""
-    err_path = cwd / "stderr.log"
-    started = time.monotonic()
-    with open(err_path, "wb") as err, open(cwd / "stdout.log", "wb") as out:
-        proc = subprocess.Popen([*syndicator_command(), *args], cwd=cwd, stdout=out, stderr=err)
-    watchdog = threading.Timer(180, proc.kill)
-    watchdog.start()
-    try:
-        _pid, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        watchdog.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.monotonic() - started
-    return proc.returncode, elapsed, usage.ru_maxrss * 1024, err_path.read_text()
-
-
-def test_one_run_over_every_hostile_source(tmp_path: Path, feed_server: FeedServer) -> None:
-    sources, failing, published = _setup_everything(feed_server)
-    config = write_config(
-        tmp_path,
-        "max_entries = 5000\n"
-        '[fetch]\ntimeout = "20s"\nconnect_timeout = "5s"\nper_host = 16\n'
-        'per_host_interval = "0"\n'
-        '[[topics]]\nname = "harbour"\nquery = "harbour OR ferry"\n' + sources,
-    )
-    code, elapsed, rss_bytes, log = _run_measured(
-        ["run", "--once", "--config", str(config)], tmp_path
-    )
-    print(f"combined run: {elapsed:.1f}s, peak RSS {rss_bytes / MiB:.0f} MiB")
-    assert code == 0, log[-3000:]
-    assert elapsed < 60
-    assert rss_bytes < 300 * 10**6
-
-    for name, reason in failing.items():  # one line each, with its reason
-        lines = [
-            line for line in log.splitlines() if f"source={name} " in line and "failed:" in line
-        ]
-        assert len(lines) == 1, (name, lines)
-        assert lines[0].split("failed: ", 1)[1].startswith(reason), (name, lines[0])
-    for name in published:
-        assert f"source={name} status=200" in log, name
-    assert "source=bozo feed is malformed but usable" in log
-    assert not server_requests(feed_server, "/evil-entity", "/evil.dtd")  # nothing resolved
-
-    atom = {p.name: p.read_bytes() for p in (tmp_path / "feeds").glob("*.atom")}
-    assert set(atom) == {"all.atom", "harbour.atom"}
-    for data in atom.values():
-        text = data.decode().lower()
-        for needle in (PASSWD, "<script", " onerror=", "http-equiv", "expression("):
-            assert needle not in text
-        assert not BAD_URL.search(text)
-        for entry in atom_entries(data):
-            assert_safe_html(entry.findtext(f"{ATOM}content") or "")
-    entries = atom_entries(atom["all.atom"])
-    links = {link.get("href") for e in entries for link in e.findall(f"{ATOM}link")}
-    sources_seen = {
-        (e.findtext(f"{ATOM}summary") or "").split(" · ")[0].removeprefix("Source: ")
-        for e in entries
-    }
-    assert published <= sources_seen
-    for name, (file, _kind) in HEALTHY.items():  # every entry of every healthy source
-        feed = parse_feed((REAL / file).read_bytes(), f"{feed_server.base}/{name}")
-        wanted = {clean_entry(e, RULES).link for e in feed.entries}
-        assert wanted and wanted <= links, (name, wanted - links)
-    texts = " ".join(e.findtext(f"{ATOM}content") or "" for e in entries)
-    for i, (case, _make, _kind, expected, _warned) in enumerate(ENCODING_CASES):
-        assert f"{expected} story {i} about the {case} harbour ferry" in texts, case
-
-    status = run_cli("status", "--config", str(config), cwd=tmp_path)
-    assert status.returncode == 0, status.stderr
-    rows = status.stdout.splitlines()
-    for name, reason in failing.items():
-        row = next((r for r in rows if r.split() and r.split()[0] == name), "")
-        assert row and reason[:30] in row, (name, row)
