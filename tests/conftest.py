@@ -368,3 +368,25 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 @pytest.fixture
 def store(backend: Backend) -> SQLStore:
     return backend.open()
+
+
+# -- an internal service (the private-network tests, unit and system) ------------------------
+
+SECRET = "INTERNAL-ONLY-STORY"
+PHRASE = "Internal-Secret-Phrase"
+
+
+@pytest.fixture
+def internal() -> Iterator[FeedServer]:
+    """The internal service: a feed with a secret story, and an error page with a telling
+    reason phrase."""
+    server = FeedServer()
+    story = (
+        f"<rss version='2.0'><channel><title>internal</title><item><title>{SECRET}</title>"
+        f"<link>http://intranet.example/1</link><description>{SECRET} text</description>"
+        "</item></channel></rss>"
+    )
+    server.routes["/internal"] = Route(story.encode())
+    server.routes["/error"] = Route(b"no", status=500, reason=PHRASE)
+    yield server
+    server.close()

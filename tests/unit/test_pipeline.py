@@ -1,5 +1,6 @@
 """One cycle of the pipeline (syndicator/pipeline.py) in process, on real files and SQLite:
-a bug in one source's analysis costs that source only; entries past `retain` leave the feeds."""
+a bug in one source's analysis or an unexpected error handling its response costs that source
+only; entries past `retain` leave the feeds."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from lxml import etree
 from syndicator.config import load_config
 from syndicator.pipeline import Pipeline
 from syndicator.store import SQLiteStore
-from tests.conftest import REAL, write_config
+from tests.conftest import REAL, FeedServer, write_config
+from tests.unit.test_fetch_headers import _two_sources
 from tests.unit.test_publish import A
 
 
@@ -69,3 +71,33 @@ def test_entries_past_retain_leave_the_feeds_and_do_not_come_back(tmp_path: Path
     assert store.feed_entries(None, 100) == []
     assert len(store.all_digests("h")) == first.new_entries
     store.close()
+
+
+def test_an_unexpected_error_handling_one_response_costs_that_source_only(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The safety net under the parsers: the clock (an argument, for tests) fails once, while
+    the first response is handled; that source fails with a one-line reason, the other one is
+    stored and published, and the cycle ends normally."""
+    config = load_config(write_config(tmp_path, _two_sources(feed_server, {})))
+    calls = 0
+
+    def clock() -> float:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the first call is the cycle's; the second, the first source's
+            raise RuntimeError("clock failed\nsecond line")
+        return 1_700_000_000.0
+
+    store = SQLiteStore(config.state)
+    try:
+        report = Pipeline(config, store, senders=[], clock=clock).run_cycle(once=True)
+        states = store.source_states()
+    finally:
+        store.close()
+    reasons = list(report.failed.values())
+    assert reasons == ["internal error: RuntimeError: clock failed second line"]
+    failed = next(iter(report.failed))
+    worked = ({"hostile", "other"} - {failed}).pop()
+    assert states[failed].failures == 1 and states[worked].failures == 0
+    assert f"Source: {worked}" in (tmp_path / "feeds" / "all.atom").read_text()

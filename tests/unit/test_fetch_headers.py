@@ -1,13 +1,12 @@
-"""Response headers are the server's to choose: every value is parsed totally, what comes out is
-bounded, and whatever one source's response does costs that source only, never the cycle."""
+"""Response headers are the server's to choose (syndicator/fetch.py's parsers): every value is
+parsed totally and what comes out is bounded. That whatever one source's response does costs that
+source only, never the cycle: tests/unit/test_pipeline.py and tests/system/test_headers.py."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import random
-import sqlite3
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syndicator import schedule
-from syndicator.config import Source, load_config
+from syndicator.config import Source
 from syndicator.errors import FetchError
 from syndicator.fetch import (
     MAX_HINT,
@@ -31,9 +30,7 @@ from syndicator.fetch import (
     validator,
 )
 from syndicator.model import Fetched, SourceState, Validators
-from syndicator.pipeline import Pipeline
-from syndicator.store import SQLiteStore
-from tests.conftest import REAL, FeedServer, Route, run_cli, write_config
+from tests.conftest import REAL, FeedServer, Route
 
 LIMITS = Limits(timeout=5, connect_timeout=2)
 OVERFLOWING_DATE = "Wed, 01 Jan 2025 99999999999999999999:00:00 GMT"
@@ -168,9 +165,6 @@ def test_a_stored_validator_that_cannot_be_sent_is_left_out(feed_server: FeedSer
     assert "If-None-Match" not in sent and "If-Modified-Since" not in sent
 
 
-# -- the cycle ----------------------------------------------------------------------------------
-
-
 def _two_sources(feed_server: FeedServer, headers: dict[str, str]) -> str:
     hostile = feed_server.serve_file("/hostile", REAL / "rss-parser-heise.atom", headers=headers)
     other = feed_server.serve_file("/other", REAL / "rss-parser-guardian.rss")
@@ -178,69 +172,3 @@ def _two_sources(feed_server: FeedServer, headers: dict[str, str]) -> str:
         f'[[sources]]\nname = "hostile"\nurl = "{hostile}"\n'
         f'[[sources]]\nname = "other"\nurl = "{other}"\n'
     )
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"Cache-Control": SUPERSCRIPT},
-        {"Expires": OVERFLOWING_DATE},
-        {"ETag": '"caf\xe9"'},
-        {"Last-Modified": "Wed, 01 Jan 2025 00:00:00 GMT\xa0"},
-    ],
-    ids=["superscript-max-age", "overflowing-expires", "latin1-etag", "latin1-last-modified"],
-)
-def test_odd_cache_headers_on_a_200_and_a_304_cost_nothing(
-    tmp_path: Path, feed_server: FeedServer, headers: dict[str, str]
-) -> None:
-    config = write_config(tmp_path, _two_sources(feed_server, headers))
-    for run in range(2):  # a 200, then a 304 (or a 200 again where the ETag was dropped)
-        done = run_cli("run", "--once", "--config", str(config), cwd=tmp_path)
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert "Traceback" not in done.stderr and " ERROR " not in done.stderr, done.stderr
-        assert "2 ok" in done.stderr, done.stderr
-        assert len(feed_server.requests_to("/hostile")) == run + 1
-    all_atom = (tmp_path / "feeds" / "all.atom").read_text()
-    assert "Source: hostile" in all_atom and "Source: other" in all_atom
-    with sqlite3.connect(tmp_path / "state" / "s.sqlite") as db:
-        polls = dict(db.execute("SELECT name, next_poll FROM sources").fetchall())
-    assert set(polls) == {"hostile", "other"}
-    assert all(math.isfinite(t) for t in polls.values())
-
-
-def test_an_unexpected_error_handling_one_response_costs_that_source_only(
-    tmp_path: Path, feed_server: FeedServer
-) -> None:
-    """The safety net under the parsers: the clock (an argument, for tests) fails once, while
-    the first response is handled; that source fails with a one-line reason, the other one is
-    stored and published, and the cycle ends normally."""
-    config = load_config(write_config(tmp_path, _two_sources(feed_server, {})))
-    calls = 0
-
-    def clock() -> float:
-        nonlocal calls
-        calls += 1
-        if calls == 2:  # the first call is the cycle's; the second, the first source's
-            raise RuntimeError("clock failed\nsecond line")
-        return 1_700_000_000.0
-
-    store = SQLiteStore(config.state)
-    try:
-        report = Pipeline(config, store, senders=[], clock=clock).run_cycle(once=True)
-        states = store.source_states()
-    finally:
-        store.close()
-    reasons = list(report.failed.values())
-    assert reasons == ["internal error: RuntimeError: clock failed second line"]
-    failed = next(iter(report.failed))
-    worked = ({"hostile", "other"} - {failed}).pop()
-    assert states[failed].failures == 1 and states[worked].failures == 0
-    assert f"Source: {worked}" in (tmp_path / "feeds" / "all.atom").read_text()
-
-
-@pytest.mark.parametrize("agent", ["Syndicatör/1.0", "Syndicator\\n1.0"])
-def test_a_user_agent_no_request_can_carry_is_refused_at_load(tmp_path: Path, agent: str) -> None:
-    config = write_config(tmp_path, f'[fetch]\nuser_agent = "{agent}"\n')
-    done = run_cli("check", "--config", str(config), cwd=tmp_path)
-    assert done.returncode == 2
-    assert "invalid config: fetch.user_agent: must be printable ASCII" in done.stderr
