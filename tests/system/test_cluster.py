@@ -28,7 +28,7 @@ from tests.conftest import (
     syndicator_command,
     write_config,
 )
-from tests.test_service import alert_lines
+from tests.system.test_service import alert_lines
 
 BROKERS = {
     "redis": "redis://127.0.0.1:6379/0",

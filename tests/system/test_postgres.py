@@ -7,12 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
-from syndicator.config import parse_config
-from syndicator.errors import ConfigError
 from tests.conftest import DATA, REAL, FeedServer, Route, free_port, run_cli, write_config
-from tests.test_service import ARTICLE, alert_lines, rss
+from tests.system.test_service import ARTICLE, alert_lines, rss
 
 
 def _sources(feed_server: FeedServer) -> str:
@@ -124,18 +120,3 @@ def test_status_before_the_first_run_creates_nothing(tmp_path: Path, postgres_ur
     assert "never run: no state database at postgresql://***@127.0.0.1:" in result.stdout
     again = run_cli("status", "--config", str(config))
     assert "never run" in again.stdout  # status created no table
-
-
-def test_the_state_key_takes_a_path_or_a_postgresql_url(tmp_path: Path) -> None:
-    def state(value: str) -> tuple[Path, str | None]:
-        config = parse_config({"syndicator": {"state": value}}, tmp_path / "config.toml")
-        return config.state, config.state_url
-
-    assert state("s/db.sqlite") == (tmp_path / "s" / "db.sqlite", None)
-    url = "postgresql://syn:pw@db.lan:5432/syndicator?sslmode=require"
-    assert state(url)[1] == url
-    assert state("POSTGRES://db.lan/syndicator")[1] == "POSTGRES://db.lan/syndicator"
-    for bad in ("mysql://syn:s3cretpw@db.lan/x", "postgresql://syn:s3cretpw@db.lan/x\n"):
-        with pytest.raises(ConfigError, match=r"^syndicator\.state: ") as info:
-            state(bad)
-        assert "s3cretpw" not in str(info.value) and "***@db.lan" in str(info.value)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import httpx
 
-from syndicator.decide import health_change
-from syndicator.model import SourceState
 from tests.conftest import (
     DATA,
     FeedServer,
@@ -224,16 +222,6 @@ to = ["a@example.org"]
         assert proc.returncode == 0
     subjects = sorted(str(m["Subject"]) for m in box.messages)
     assert len(subjects) == 2 and all(s.startswith("[nato] NATO") for s in subjects)
-
-
-def test_health_changes_once() -> None:
-    ok = SourceState("s")
-    failing = SourceState("s", failures=5, last_status=500)
-    assert health_change(ok, failing, threshold=5) == "unhealthy"
-    reported = SourceState("s", failures=6, unhealthy=True)
-    assert health_change(reported, SourceState("s", failures=7, unhealthy=True), 5) is None
-    assert health_change(ok, SourceState("s", failures=1, last_status=410), 5) == "unhealthy"
-    assert health_change(reported, SourceState("s", unhealthy=True), 5) == "recovered"
 
 
 def test_requests_to_one_host_are_spaced(tmp_path: Path, feed_server: FeedServer) -> None:

@@ -4,19 +4,13 @@ link_key), and the store that asks it: copies merge, different stories never do.
 from __future__ import annotations
 
 import dataclasses
-import random
 import re
-import shutil
-import sqlite3
-import time
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import _stories
 from syndicator import stories
 from syndicator.clean import clean_entry, load_rules
 from syndicator.decide import digest
@@ -24,8 +18,7 @@ from syndicator.model import CleanEntry, NewEntry, ParsedEntry, SourceState
 from syndicator.parse import parse_feed
 from syndicator.store import SQLStore
 from syndicator.stories import StoryText, compare, link_key, sketch
-from tests.conftest import DATA, REAL, Backend, FeedServer, Route, run_cli, write_config
-from tests.test_service import alert_lines
+from tests.conftest import REAL, Backend
 
 ARTICLE = (
     "Die NATO und Japan arbeiten an der Eröffnung eines Verbindungsbüros in Tokio. "
@@ -263,102 +256,3 @@ def test_a_copy_outside_the_window_of_publication_is_another_story(backend: Back
     published = sorted(e.source for e in store.feed_entries(None, 10))
     assert published[0] == "a" and len(published) == 2  # b and c are one story, a another
     store.close()
-
-
-# -- through the daemon -----------------------------------------------------------------------
-
-
-def _old_state(tmp_path: Path, age_days: float) -> tuple[Path, int]:
-    """The state a Syndicator of schema 4 left after polling Scripting News (41 of 48 posts
-    merged away by their fragment-less links), its entries first seen `age_days` ago; and how
-    many of the merged-away posts matched the topic and were never alerted (some were, while
-    they still stood for their story)."""
-    (tmp_path / "state").mkdir()
-    db = sqlite3.connect(tmp_path / "state" / "s.sqlite")
-    db.executescript((DATA / "databases" / "schema4-scripting-news.sql").read_text("utf-8"))
-    db.execute("UPDATE entries SET first_seen=?", (time.time() - age_days * 86400,))
-    (owed,) = db.execute(
-        "SELECT count(*) FROM entries e WHERE dup_of IS NOT NULL "
-        "AND EXISTS (SELECT 1 FROM hits h WHERE h.entry_id = e.id AND h.topic = 'web') "
-        "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entry_id = e.id)"
-    ).fetchone()
-    db.commit()
-    db.close()
-    shutil.copy(REAL / "netnewswire-scriptingNews.rss", tmp_path / "scripting.rss")
-    write_config(
-        tmp_path,
-        """
-[[sources]]
-name = "scripting"
-url = "scripting.rss"
-[[topics]]
-name = "web"
-query = "web OR podcast* OR blog*"
-[[alerts]]
-type = "console"
-""",
-    )
-    return tmp_path / "config.toml", int(owed)
-
-
-def test_an_upgrade_publishes_and_alerts_the_stories_the_old_rule_merged_away(
-    tmp_path: Path,
-) -> None:
-    config, owed = _old_state(tmp_path, age_days=0.5)
-    assert owed >= 3
-    first = run_cli("run", "--once", "--config", str(config))
-    assert first.returncode == 0, first.stderr
-    assert len(alert_lines(first.stdout)) == owed  # each lost alert, once
-    assert (tmp_path / "feeds" / "all.atom").read_text(encoding="utf-8").count("<entry>") == 48
-    assert "41 entries changed story" in first.stderr  # said in the log, with the rule's age
-    second = run_cli("run", "--once", "--config", str(config))
-    assert alert_lines(second.stdout) == []  # and never twice
-
-
-def test_an_upgrade_republishes_but_does_not_alert_old_stories(tmp_path: Path) -> None:
-    config, owed = _old_state(tmp_path, age_days=30)
-    result = run_cli("run", "--once", "--config", str(config))
-    assert result.returncode == 0, result.stderr
-    assert owed > 0 and alert_lines(result.stdout) == []
-    assert (tmp_path / "feeds" / "all.atom").read_text(encoding="utf-8").count("<entry>") == 48
-
-
-def test_thousands_of_distinct_stories_are_all_published_and_alerted(
-    tmp_path: Path, feed_server: FeedServer
-) -> None:
-    """One run adds 1,000 articles made of real sentences and 250 wire stories cast from five
-    templates: every one of them a story of its own, published and alerted."""
-    rng = random.Random(13)
-    pool = _stories.sentence_pool(_stories.real_items([REAL]))
-    items = _stories.articles(pool, 1000, rng, sources=10) + _stories.templated(250, rng)
-    sources = ""
-    for n, name in enumerate(sorted({i.source for i in items})):
-        feed_server.routes[f"/{n}"] = Route(_rss([i for i in items if i.source == name]))
-        sources += f'[[sources]]\nname = "{name}"\nurl = "{feed_server.base}/{n}"\n'
-    config = write_config(
-        tmp_path,
-        "max_entries = 5000\n"
-        + sources
-        + '[[topics]]\nname = "every"\nquery = "source:articles* OR source:wire*"\n'
-        + '[[alerts]]\ntype = "console"\n',
-    )
-    result = run_cli("run", "--once", "--config", str(config))
-    assert result.returncode == 0, result.stderr
-    stories_told = len({i.story for i in items})  # the generator's only identical twins aside
-    assert stories_told > 1200
-    assert len(alert_lines(result.stdout)) == stories_told
-    published = (tmp_path / "feeds" / "all.atom").read_text(encoding="utf-8")
-    assert published.count("<entry>") == stories_told
-
-
-def _rss(items: list[_stories.Item]) -> bytes:
-    body = "".join(
-        f"<item><title>{escape(i.title)}</title><link>{escape(i.link)}</link>"
-        f"<guid>{i.key}</guid><pubDate>{i.published.strftime('%a, %d %b %Y %H:%M:%S +0000')}"
-        f"</pubDate><description>{escape('<p>' + escape(i.text) + '</p>')}</description></item>"
-        for i in items
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>'
-        f"<link>https://example.org/</link>{body}</channel></rss>"
-    ).encode()

@@ -32,7 +32,7 @@ from syndicator.config import (
 )
 from syndicator.errors import ConfigError
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -313,17 +313,6 @@ def test_any_toml_value_loads_within_bounds_or_names_the_key(key: str, value: ob
     assert (zero and number == 0) or low <= number <= high, (value, number)
 
 
-def test_a_nan_interval_is_refused_before_run(tmp_path: Path) -> None:
-    """It used to crash `run` with an IntegrityError (next_poll NOT NULL)."""
-    from tests.conftest import run_cli, write_config
-
-    config = write_config(tmp_path, '[[sources]]\nname = "s"\nurl = "https://e.example/f"\n')
-    config.write_text(config.read_text().replace('interval = "15m"', "interval = nan"))
-    result = run_cli("run", "--once", "--config", str(config))
-    assert result.returncode == 2
-    assert result.stderr.startswith("syndicator: invalid config: syndicator.interval: ")
-
-
 def test_story_window_is_days_not_the_whole_history(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "[syndicator]\n")).story_window == 3 * 86400.0
     config = load_config(write(tmp_path, '[syndicator]\nstory_window = "12h"\n'))
@@ -331,3 +320,18 @@ def test_story_window_is_days_not_the_whole_history(tmp_path: Path) -> None:
     for value in ('"40d"', "0", '"later"'):
         with pytest.raises(ConfigError, match=r"syndicator\.story_window"):
             load_config(write(tmp_path, f"[syndicator]\nstory_window = {value}\n"))
+
+
+def test_the_state_key_takes_a_path_or_a_postgresql_url(tmp_path: Path) -> None:
+    def state(value: str) -> tuple[Path, str | None]:
+        config = parse_config({"syndicator": {"state": value}}, tmp_path / "config.toml")
+        return config.state, config.state_url
+
+    assert state("s/db.sqlite") == (tmp_path / "s" / "db.sqlite", None)
+    url = "postgresql://syn:pw@db.lan:5432/syndicator?sslmode=require"
+    assert state(url)[1] == url
+    assert state("POSTGRES://db.lan/syndicator")[1] == "POSTGRES://db.lan/syndicator"
+    for bad in ("mysql://syn:s3cretpw@db.lan/x", "postgresql://syn:s3cretpw@db.lan/x\n"):
+        with pytest.raises(ConfigError, match=r"^syndicator\.state: ") as info:
+            state(bad)
+        assert "s3cretpw" not in str(info.value) and "***@db.lan" in str(info.value)
