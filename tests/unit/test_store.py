@@ -499,3 +499,46 @@ def test_one_sources_state_is_read_alone(store: SQLStore) -> None:
     assert store.source_state("a") == store.source_states()["a"]
     assert store.source_state("a") == SourceState("a", Validators(etag='"1"'), entries=1)
     assert store.source_state("nope") is None
+
+
+def test_a_full_disk_mid_poll_is_one_store_error_and_the_poll_is_not_half_saved(
+    tmp_path: Path,
+) -> None:
+    """SQLite's own limit on the file's size stands in for a full disk: the same error
+    (SQLITE_FULL), which SQLite answers by rolling the transaction back itself."""
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStore(path)
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages + 2}")
+    body = "NATO " * 20_000
+    entries = [
+        NewEntry(
+            "s",
+            ParsedEntry(f"k{i}", "T", f"https://e/{i}", body),
+            f"d{i}",
+            CleanEntry("T", f"https://e/{i}", body, body),
+            (),
+        )
+        for i in range(5)
+    ]
+    with pytest.raises(StoreError) as info, database_errors(path):
+        store.save_poll(SourceState("s"), entries, [], 0.0, dirty=["all"])
+    assert str(info.value) == (
+        f"state database {path}: database or disk is full; the disk is full: free some space "
+        "(what was not saved is redone)"
+    )
+    assert store.source_states() == {} and store.dirty_feeds() == set()
+    store.close()
+
+
+def test_open_state_is_read_only_and_does_not_create(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    db = open_reader(path)
+    assert db is None
+    assert not path.exists()
+    SQLiteStore(path).close()  # the real schema, as the daemon leaves it
+    db = open_reader(path)
+    assert db is not None and db.source_states() == {}
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        db._db.execute("INSERT INTO sources (name) VALUES ('x')")
+    db.close()

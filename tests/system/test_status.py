@@ -6,15 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
-
-from syndicator.cli import main
-from syndicator.model import SourceState
-from syndicator.overview import ago, health, render_list
-from syndicator.store import SQLiteStore, open_reader
 from tests.conftest import DATA, FeedServer, Route, run_cli, write_config
-
-COMMANDS = ["add", "remove", "list", "import", "export", "check", "status"]
+from tests.unit.test_cli import COMMANDS
 
 
 def _config(tmp_path: Path, server: FeedServer, extra: str = "") -> Path:
@@ -54,25 +47,6 @@ def test_check_shows_what_would_run(tmp_path: Path, feed_server: FeedServer) -> 
     assert "console: console, every topic" in out
     assert "server: off" in out and str(tmp_path / "feeds") in out
     assert not (tmp_path / "state").exists()  # checking creates nothing
-
-
-@pytest.mark.parametrize(
-    ("body", "key"),
-    [
-        ('[[topics]]\nname = "t"\nquery = "NATO AND"\n', "topics[0].query"),
-        ('[[sources]]\nname = "a"\nurl = "https://a/"\ndrop = ["(unclosed"]\n', "sources[0].drop"),
-        ('[clean]\ndrop_selectors = ["div[[["]\n', "clean.drop_selectors"),
-        ('[[sources]]\nname = "a"\nurl = "https://a/"\ncategory = 3\n', "sources[0].category"),
-        ("[fetch]\ntimeout = 'soon'\n", "fetch.timeout"),
-    ],
-)
-def test_check_names_the_bad_key_and_exits_2(
-    tmp_path: Path, body: str, key: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # In-process for speed; test_config_errors_exit_2_naming_the_key runs the real command.
-    assert main(["check", "--config", str(write_config(tmp_path, body))]) == 2
-    err = capsys.readouterr().err
-    assert key in err and len(err.strip().splitlines()) == 1
 
 
 def test_before_the_first_run_nothing_is_created(tmp_path: Path, feed_server: FeedServer) -> None:
@@ -141,43 +115,6 @@ def test_status_counts_pending_alerts_and_removed_sources_beside_a_writer(
     assert "0 sent" in out
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_with_an_example(
-    command: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        main([command, "--help"])
-    out = capsys.readouterr().out
-    assert exit_.value.code == 0
-    assert "example" in out and f"syndicator {command}" in out
-    assert "--config" in out
-
-
 def test_top_level_help_lists_the_commands() -> None:
     out = run_cli("--help").stdout
     assert all(command in out for command in COMMANDS)
-
-
-# -- pieces ----------------------------------------------------------------------------------
-
-
-def test_open_state_is_read_only_and_does_not_create(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
-    db = open_reader(path)
-    assert db is None
-    assert not path.exists()
-    SQLiteStore(path).close()  # the real schema, as the daemon leaves it
-    db = open_reader(path)
-    assert db is not None and db.source_states() == {}
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        db._db.execute("INSERT INTO sources (name) VALUES ('x')")
-    db.close()
-
-
-def test_health_and_durations() -> None:
-    assert health(None) == "never polled"
-    assert health(SourceState("a", last_attempt=1.0)) == "ok"
-    failing = SourceState("a", last_attempt=1.0, failures=3, last_error="HTTP 500")
-    assert health(failing) == "failing (3x): HTTP 500"
-    assert [ago(s) for s in (5, 120, 7200, 172800)] == ["5s", "2m", "2h", "2d"]
-    assert render_list((), None, 0).startswith("no sources")

@@ -14,9 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from syndicator.errors import StoreError
-from syndicator.model import CleanEntry, NewEntry, ParsedEntry, SourceState
-from syndicator.store import SQLiteStore, database_errors
 from tests.conftest import (
     FeedServer,
     Route,
@@ -160,33 +157,3 @@ def test_the_daemon_keeps_serving_and_retries_with_a_damaged_database(
     text = log_file.read_text(encoding="utf-8")
     assert "Traceback" not in text
     assert "the file is damaged" in text and "; retrying in 60s" in text
-
-
-def test_a_full_disk_mid_poll_is_one_store_error_and_the_poll_is_not_half_saved(
-    tmp_path: Path,
-) -> None:
-    """SQLite's own limit on the file's size stands in for a full disk: the same error
-    (SQLITE_FULL), which SQLite answers by rolling the transaction back itself."""
-    path = tmp_path / "s.sqlite"
-    store = SQLiteStore(path)
-    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-    store._db.execute(f"PRAGMA max_page_count = {pages + 2}")
-    body = "NATO " * 20_000
-    entries = [
-        NewEntry(
-            "s",
-            ParsedEntry(f"k{i}", "T", f"https://e/{i}", body),
-            f"d{i}",
-            CleanEntry("T", f"https://e/{i}", body, body),
-            (),
-        )
-        for i in range(5)
-    ]
-    with pytest.raises(StoreError) as info, database_errors(path):
-        store.save_poll(SourceState("s"), entries, [], 0.0, dirty=["all"])
-    assert str(info.value) == (
-        f"state database {path}: database or disk is full; the disk is full: free some space "
-        "(what was not saved is redone)"
-    )
-    assert store.source_states() == {} and store.dirty_feeds() == set()
-    store.close()
