@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from syndicator.config import load_config
@@ -17,6 +18,10 @@ from syndicator.pipeline import POOL_THRESHOLD, Pipeline
 from syndicator.store import SQLiteStore
 from tests.conftest import REAL, FeedServer, Route, write_config
 from tests.unit.test_publish import A
+
+# Each test starts a pool of worker processes (seconds each): `slow`, like the scenarios in
+# tests/system/, so that `pytest -m "not slow"` stays quick.
+pytestmark = pytest.mark.slow
 
 
 def test_worker_processes_and_in_process_analysis_publish_the_same(tmp_path: Path) -> None:
