@@ -31,8 +31,7 @@ from syndicator.config import (
     parse_size,
 )
 from syndicator.errors import ConfigError
-
-ROOT = Path(__file__).parent.parent.parent
+from tests.conftest import ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:

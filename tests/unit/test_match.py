@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -14,8 +12,9 @@ from syndicator.match.acronyms import HEADS
 from syndicator.match.explain import evaluate, find_term, words_with_spans
 from syndicator.match.query import Node, Not, Term
 from syndicator.model import Topic, TopicHit
+from tests.conftest import DATA
 
-SEED = Path(__file__).parent.parent / "data" / "seed" / "nato-japan-liaison-office.de.txt"
+SEED = DATA / "seed" / "nato-japan-liaison-office.de.txt"
 
 SHY = "\u00ad"  # soft hyphen
 NBSP = "\u00a0"

@@ -3,14 +3,12 @@ command on the shipped config: tests/system/test_readme.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from syndicator.match import compile_topics
 from syndicator.model import Topic
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).parent.parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 
-CORPUS = Path(__file__).parent.parent.parent / "data" / "boilerplate"
+from tests.conftest import DATA
+
+CORPUS = DATA / "boilerplate"
 FILES = sorted(CORPUS.glob("*.toml"))
 KEYS = {"style", "origin", "link", "title", "html", "keep", "drop"}
 NAME = re.compile(r"^(?P<style>[a-z0-9]+(?:-[a-z0-9]+)*)-[a-z0-9]+(?:-[a-z0-9]+)*\.toml$")
@@ -44,7 +46,7 @@ def test_corpus_size_and_styles() -> None:
 
 
 def test_cases_from_real_feeds() -> None:
-    real_dir = Path(__file__).parent.parent.parent / "data" / "real"
+    real_dir = DATA / "real"
     origins = [str(load(p)["origin"]) for p in FILES]
     real = [o for o in origins if o.startswith("tests/data/real/")]
     assert len(real) >= 20

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,8 +23,8 @@ from syndicator.clean import (
 from syndicator.clean.report import explain_entries
 from syndicator.model import CleanEntry, ParsedEntry, Removal
 from syndicator.parse import parse_feed
+from tests.conftest import DATA
 
-DATA = Path(__file__).parent.parent.parent / "data"
 REAL = DATA / "real"
 SEED = DATA / "seed"
 BASE = "https://www.example-nachrichten.de/politik/nato-verbindungsbuero-japan/"
