@@ -85,7 +85,7 @@ def _total_cp1252_table() -> None:
     a KeyError raised and caught inside translate: a tenth of all parse time on a non-ASCII
     feed. A list over the Basic Multilingual Plane returns every other character as itself;
     characters beyond it miss (IndexError) and stay as they are, as with the dict. The result
-    is the same string (tests/test_hostile.py checks every code point). Another feedparser
+    is the same string (tests/unit/test_parse.py checks every code point). Another feedparser
     without that dict is left alone.
     """
     from feedparser import mixin

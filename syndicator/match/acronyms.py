@@ -14,7 +14,7 @@ cannot tell that compound from a longer word: "Natolin", "Natorp", "Europa" (`EU
 
 The list is data: a noun is here only if no everyday word is a short acronym followed by it.
 "Rat", "Recht", "Land", "Fall", "Ebene", "Sicherheit" and "Frieden" stay out (Unrat, Unrecht,
-Island, Unfall, unebene, Unsicherheit, Unfrieden); tests/test_match.py checks the traps.
+Island, Unfall, unebene, Unsicherheit, Unfrieden); tests/unit/test_match.py checks the traps.
 """
 
 from __future__ import annotations

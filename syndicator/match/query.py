@@ -44,7 +44,7 @@ def _scan_marks() -> tuple[list[int], list[int]]:
     category, combining = unicodedata.category, unicodedata.combining
     for cp in range(0x20000):  # at import, on every start: one lookup for most code points
         ch = chr(cp)
-        # Only marks have a combining class (tests/test_match.py checks it for this database).
+        # Only marks have a combining class (tests/unit/test_match.py checks it for this database).
         if category(ch)[0] == "M":
             if combining(ch) or 0xFE00 <= cp <= 0xFE0F:
                 strip.append(cp)
