@@ -30,6 +30,7 @@ from syndicator.clean.units import (
     Unit,
     attr,
     collect_units,
+    drop,
     link_stats,
     meaningful,
     norm,
@@ -276,7 +277,7 @@ class _Cleaner:
             if self.explain:
                 self._record(name, norm(el.get_text()) or f"<{el.name}>")
             gone.add(id(el))
-            el.extract()
+            drop(el)
 
     def _elements(self, body: Element) -> None:
         pixel = self.rules.test("pixel-size")
@@ -344,7 +345,7 @@ class _Cleaner:
 
     def _drop(self, unit: Unit) -> None:
         for node in unit.nodes:
-            node.extract()
+            drop(node)
         if unit.br_after is not None and unit.br_after.parent is not None:
             unit.br_after.extract()
         elif unit.br_before is not None and unit.br_before.parent is not None:
@@ -398,7 +399,7 @@ class _Cleaner:
             return  # too much text for a widget, or the box is all the entry has
         if rest:
             self._record(rule.name, rest)
-        box.extract()
+        drop(box)
 
     def _block_rule(self, unit: Unit) -> Rule | None:
         index = self.rules.block_index

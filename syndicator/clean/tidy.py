@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from syndicator.clean import sanitize, tree
 from syndicator.clean.tree import Element, Node, Text
-from syndicator.clean.units import BLOCK, INLINE_ONLY, MAX_DEPTH, meaningful, norm, plain
+from syndicator.clean.units import BLOCK, INLINE_ONLY, MAX_DEPTH, drop, meaningful, norm, plain
 
 _PRUNABLE = frozenset(
     {
@@ -100,7 +100,7 @@ def prune(el: Element, depth: int) -> bool:
             else:
                 sub = bool(child.get_text().strip()) or any(t.name == "img" for t in child.tags())
             if not sub and name in _PRUNABLE:
-                child.extract()
+                drop(child)
                 continue
             if name in BLOCK:
                 _trim_edges(child)

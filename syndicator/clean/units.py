@@ -33,6 +33,30 @@ CAPTION = frozenset({"figure", "figcaption"})
 INLINE_ONLY = HEADINGS | {"p", "pre"}
 
 
+def drop(node: Node) -> None:
+    """Take a node out of the tree. A block that stood between two runs of inline content leaves
+    a <br> in its place: its removal must not glue the words on either side into one
+    ("world<p>Anzeige</p>again" is "world<br>again", not "worldagain"), and those runs stay
+    separate blocks for the next clean, which then finds what this one found."""
+    if (
+        isinstance(node, Element)
+        and node.name in BLOCK
+        and _inline_content(node.prev)
+        and _inline_content(node.next)
+    ):
+        node.replace_with(Element("br"))
+    else:
+        node.extract()
+
+
+def _inline_content(node: Node | None) -> bool:
+    if node is None:
+        return False
+    if isinstance(node, Text):
+        return bool(node.data.strip())
+    return isinstance(node, Element) and node.name not in BLOCK_OR_BR
+
+
 def norm(text: str) -> str:
     return " ".join(text.split())
 

@@ -1349,3 +1349,28 @@ def test_selectors_without_a_readable_subject_key_are_tried_on_every_element(
     assert keys is not None
     assert keys.classes == {"share", "more"} and keys.ids == {"z"}
     assert keys.id_prefixes == ("div-gpt",)
+
+
+@pytest.mark.parametrize(
+    ("html", "words"),
+    [
+        ("Hello world<p>Anzeige</p>again", ["Hello", "world", "again"]),
+        ("x<div>[Anzeige_2]</div>y", ["x", "y"]),
+        ("<div>Budget vote<p>Kommentar (0)</p>passed</div>", ["Budget", "vote", "passed"]),
+        ("Ferry<p></p>timetable", ["Ferry", "timetable"]),
+    ],
+)
+def test_a_block_removed_between_two_texts_does_not_glue_their_words(
+    html: str, words: list[str]
+) -> None:
+    out, text, _ = clean_html(html, RULES, BASE)
+    assert text.split() == words
+    assert clean_html(out, RULES, BASE)[:2] == (out, text)  # and the next clean agrees
+
+
+def test_a_removal_that_joined_two_texts_no_longer_makes_a_new_boilerplate_line() -> None:
+    """Hypothesis found it: 'submitted by' + 'a' glued read as Reddit's footer on a second
+    clean, which then removed the whole entry."""
+    out, text, _ = clean_html("submitted by<p>Anzeige</p>a", RULES, BASE)
+    assert text.split() == ["submitted", "by", "a"]
+    assert clean_html(out, RULES, BASE)[:2] == (out, text)
