@@ -3,74 +3,106 @@
 Every error names the key that is wrong (`sources[2].interval: …`), because the user's only
 tool for fixing it is their editor. Relative paths are relative to the config file, so the
 daemon behaves the same whatever directory systemd or cron starts it from.
+
+How one value is read and bounded lives in config_values.py, the alert channels in
+config_alerts.py; their public names are exported from here too, so callers import the
+config from one place.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
+from syndicator.config_alerts import (
+    ALERT_TYPES,
+    SECURITY,
+    WEBHOOK_SECRET_ENV,
+    AlertChannel,
+    AppriseAlert,
+    ConsoleAlert,
+    EmailAlert,
+    WebhookAlert,
+    _alerts,
+    webhook_path_secrets,
+)
+from syndicator.config_values import (
+    _CONTROL,
+    _NAME,
+    ANY_DURATION,
+    ANY_SIZE,
+    COUNTS,
+    DIGEST,
+    INTERVAL,
+    LEASE,
+    RETAIN,
+    RETRY,
+    SIZE,
+    SPACING,
+    STORY_WINDOW,
+    TIMEOUT,
+    _array,
+    _count,
+    _duration_or_none,
+    _get,
+    _known,
+    _name,
+    _no_controls,
+    _path,
+    _require,
+    _strings,
+    _table,
+    _unique,
+    http_url,
+    parse_duration,
+    parse_size,
+)
 from syndicator.errors import ConfigError, QueryError
 from syndicator.model import Topic
 from syndicator.redact import redact_url, remember_secrets, url_secrets
 
-T = TypeVar("T")
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {
-    "b": 1,
-    "kb": 1000,
-    "kib": 1024,
-    "mb": 10**6,
-    "mib": 2**20,
-    "gb": 10**9,
-    "gib": 2**30,
-}
-# Names become file names and URL paths (`/<topic>.atom`), so they stay in a safe alphabet.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_RESERVED = {"all", "index", "healthz", "status"}
-
-_DAY = 86400.0
-# (least, most) for each kind of value; anything outside is refused, naming the key. README's
-# configuration reference lists them. The lower bounds keep a typo ("0.0000001s", "1B") from
-# turning the daemon into a busy loop or failing every fetch; the upper ones keep every
-# deadline and next poll inside what datetimes and the scheduler can hold.
-INTERVAL = (10.0, 30 * _DAY)  # a source's poll interval
-TIMEOUT = (1.0, 3600.0)  # fetch and SMTP deadlines
-SPACING = (0.01, 600.0)  # per_host_interval, when not 0
-RETRY = (1.0, 3600.0)  # an alert's first retry (back-off stops at an hour anyway)
-DIGEST = (60.0, 30 * _DAY)
-STORY_WINDOW = (3600.0, 30 * _DAY)  # copies of a story appear within hours or days
-LEASE = (1.0, 6 * 3600.0)  # cluster leases and waits
-RETAIN = (3600.0, 36500 * _DAY)  # when not 0/"forever"
-ANY_DURATION = (0.001, 36500 * _DAY)
-SIZE = (1024, 2**30)  # max_bytes: a body is held in memory whole
-ANY_SIZE = (1, 2**40)
-COUNTS = {
-    "syndicator.max_entries": (1, 10_000),
-    "syndicator.workers": (1, 64),
-    "syndicator.unhealthy_after": (1, 1000),
-    "fetch.max_redirects": (0, 20),
-    "fetch.concurrency": (1, 1000),
-    "fetch.per_host": (1, 100),
-    "cluster.batch": (1, 1000),
-}
-# C0 and C1 controls and DEL: never part of a header, an address or a host name.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-ALERT_TYPES = ("console", "email", "webhook", "apprise")
-WEBHOOK_SECRET_ENV = "SYNDICATOR_WEBHOOK_SECRET"
-SECURITY = ("none", "starttls", "tls")
+__all__ = [
+    "ALERT_TYPES",
+    "ANY_DURATION",
+    "ANY_SIZE",
+    "COUNTS",
+    "DEFAULT_STATE",
+    "DIGEST",
+    "INTERVAL",
+    "LEASE",
+    "RETAIN",
+    "RETRY",
+    "SECURITY",
+    "SIZE",
+    "SPACING",
+    "STORY_WINDOW",
+    "TIMEOUT",
+    "WEBHOOK_SECRET_ENV",
+    "AlertChannel",
+    "AppriseAlert",
+    "ClusterSettings",
+    "Config",
+    "ConsoleAlert",
+    "EmailAlert",
+    "FetchSettings",
+    "ServerSettings",
+    "Source",
+    "WebhookAlert",
+    "http_url",
+    "is_postgres_url",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+    "parse_size",
+    "state_secrets",
+    "webhook_path_secrets",
+]
 
 
 @dataclass(frozen=True)
@@ -106,75 +138,6 @@ class Source:
     @property
     def is_file(self) -> bool:
         return http_url(self.url) is None
-
-
-def http_url(text: str) -> str | None:
-    """`text` as an http(s) URL with its scheme in lower case, or None when it is not one.
-
-    The one place that tells a URL from a local path. Schemes are case-insensitive (RFC 3986),
-    so `HTTP://host/feed` is a URL, never a file named so; a "URL" with a control character
-    in it (a newline from an OPML attribute, say) is none.
-    """
-    text = text.strip()
-    scheme, sep, rest = text.partition(":")
-    if not sep or scheme.lower() not in ("http", "https") or not rest.startswith("//"):
-        return None
-    if _CONTROL.search(text):
-        return None
-    return scheme.lower() + sep + rest
-
-
-@dataclass(frozen=True)
-class ConsoleAlert:
-    name: str
-    topics: tuple[str, ...] | None  # None: every topic
-    retry: float = 60.0  # first retry delay after a failed delivery; doubles up to an hour
-
-
-@dataclass(frozen=True)
-class EmailAlert:
-    name: str
-    topics: tuple[str, ...] | None
-    host: str
-    port: int
-    security: str
-    sender: str
-    to: tuple[str, ...]
-    username: str | None = None
-    password_env: str = "SYNDICATOR_SMTP_PASSWORD"
-    password_file: Path | None = None
-    timeout: float = 30.0
-    retry: float = 60.0
-    digest: float | None = None  # group a topic's stories into one message per this period
-    ca_file: Path | None = None  # trust this CA (a private mail relay) besides the system's
-
-
-@dataclass(frozen=True)
-class WebhookAlert:
-    """A signed JSON POST per alert or digest to a URL of the user's (alert/webhook.py)."""
-
-    name: str
-    topics: tuple[str, ...] | None
-    url: str  # http(s); its host:port may be on loopback or a private network: the user named it
-    secret_file: Path | None = None  # None: the secret is in $SYNDICATOR_WEBHOOK_SECRET
-    timeout: float = 30.0
-    retry: float = 60.0
-    digest: float | None = None
-
-
-@dataclass(frozen=True)
-class AppriseAlert:
-    """Notifications through Apprise's URLs (Matrix, Telegram, ntfy, …; alert/apprise.py)."""
-
-    name: str
-    topics: tuple[str, ...] | None
-    urls: tuple[str, ...]  # hold tokens: shown only as `shown_urls`
-    shown_urls: tuple[str, ...] = ()  # the same, as Apprise's privacy mode writes them
-    retry: float = 60.0
-    digest: float | None = None
-
-
-AlertChannel = ConsoleAlert | EmailAlert | WebhookAlert | AppriseAlert
 
 
 @dataclass(frozen=True)
@@ -227,70 +190,6 @@ class Config:
         if self.server is not None:
             return self.server.base_url
         return self.output_dir.resolve().as_uri() + "/"
-
-
-def parse_duration(value: object, key: str, bounds: tuple[float, float] = ANY_DURATION) -> float:
-    """ "90s", "15m", "2h", "1d" or a number of seconds, finite and within `bounds`."""
-    if isinstance(value, bool):
-        raise ConfigError(key, f"expected a duration like '15m', got {value!r}")
-    try:
-        if isinstance(value, int | float):
-            seconds = float(value)
-        elif isinstance(value, str) and (m := _DURATION.match(value)):
-            seconds = float(m.group(1)) * _UNITS[m.group(2)]
-        else:
-            raise ConfigError(key, f"expected a duration like '90s', '15m' or '2h', got {value!r}")
-    except OverflowError:
-        seconds = math.inf
-    if math.isnan(seconds):
-        raise ConfigError(key, f"expected a duration like '90s', got {value!r}")
-    if seconds <= 0:
-        raise ConfigError(key, f"must be positive, got {value!r}")
-    _within(seconds, bounds, key, value, _seconds)
-    return seconds
-
-
-def parse_size(value: object, key: str, bounds: tuple[int, int] = ANY_SIZE) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(key, f"expected a size like '10MiB', got {value!r}")
-    if isinstance(value, int):
-        size: float = value
-    elif isinstance(value, str) and (m := _SIZE.match(value)):
-        size = float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()]
-    else:
-        raise ConfigError(key, f"expected a size like '10MiB' or a number of bytes, got {value!r}")
-    if size <= 0:
-        raise ConfigError(key, f"must be positive, got {value!r}")
-    _within(size, bounds, key, value, _bytes)
-    return int(size)
-
-
-def _within(number: float, bounds: tuple[float, float], key: str, value: object, unit: Any) -> None:
-    low, high = bounds
-    if not low <= number <= high:
-        raise ConfigError(key, f"must be between {unit(low)} and {unit(high)}, got {value!r}")
-
-
-def _seconds(seconds: float) -> str:
-    for name, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{name}"
-    return f"{seconds:g}s"
-
-
-def _bytes(size: float) -> str:
-    for name, unit in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 1024)):
-        if size >= unit and size % unit == 0:
-            return f"{size / unit:g}{name}"
-    return f"{size:g} bytes"
-
-
-def _count(item: Mapping[str, Any], full: str, name: str, default: int) -> int:
-    value = _get(item, full, name, int, default)
-    low, high = COUNTS[full]
-    if not low <= value <= high:
-        raise ConfigError(full, f"must be between {low} and {high}, got {value!r}")
-    return value
 
 
 def load_config(path: str | Path) -> Config:
@@ -440,23 +339,6 @@ def _host_ports(table: Mapping[str, Any], full: str, name: str) -> tuple[str, ..
                 f"expected 'host:port' like 'localhost:8081' or '[::1]:8081', got {value!r}",
             )
     return tuple(v.strip() for v in values)
-
-
-def _duration_or_none(value: object, key: str, bounds: tuple[float, float], *words: str) -> float:
-    """Like a duration, but zero ("0", 0, "0s", or one of `words`) is allowed: 0.0 for none."""
-    if isinstance(value, bool):
-        return parse_duration(value, key)  # the error that names the key
-    if (isinstance(value, int | float) and value == 0) or value == "0" or value in words:
-        return 0.0
-    if isinstance(value, str) and (m := _DURATION.match(value)) and float(m.group(1)) == 0:
-        return 0.0
-    return parse_duration(value, key, bounds)
-
-
-def _no_controls(value: str, key: str) -> None:
-    """A CR/LF in a header value or an address would end the header (or crash the sender)."""
-    if found := _CONTROL.search(value):
-        raise ConfigError(key, f"contains a control character ({found.group()!r}), got {value!r}")
 
 
 def _server(raw: Mapping[str, Any], main: Mapping[str, Any]) -> ServerSettings | None:
@@ -614,269 +496,6 @@ def _check_rules(
             raise ConfigError(key, f"bad cleaning rule: {first}") from exc
 
 
-def _alerts(items: list[Any], topic_names: set[str], base: Path) -> tuple[AlertChannel, ...]:
-    channels: list[AlertChannel] = []
-    for i, item in enumerate(items):
-        key = f"alerts[{i}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(key, "expected a table ([[alerts]])")
-        kind = _require(item, key, "type", str)
-        if kind not in ALERT_TYPES:
-            raise ConfigError(
-                f"{key}.type", f"expected one of {', '.join(ALERT_TYPES)}, got {kind!r}"
-            )
-        # The name keys the outbox, so a default must stay stable while the config is unchanged.
-        name = item.get("name") or (
-            kind if all(c.name != kind for c in channels) else f"{kind}-{i + 1}"
-        )
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ConfigError(f"{key}.name", f"expected letters, digits, '-', '_', got {name!r}")
-        topics: tuple[str, ...] | None = None
-        if "topics" in item:
-            topics = _strings(item, f"{key}.topics", "topics")
-            for t in topics:
-                if t not in topic_names:
-                    raise ConfigError(f"{key}.topics", f"no topic named {t!r}")
-        retry = parse_duration(item.get("retry", 60), f"{key}.retry", RETRY)
-        if kind == "console":
-            _known(item, key, {"type", "name", "topics", "retry"})
-            channels.append(ConsoleAlert(name=name, topics=topics, retry=retry))
-            continue
-        digest = (
-            parse_duration(item["digest"], f"{key}.digest", DIGEST) if "digest" in item else None
-        )
-        if kind == "webhook":
-            channels.append(_webhook(item, key, base, name, topics, retry, digest))
-            continue
-        if kind == "apprise":
-            channels.append(_apprise(item, key, name, topics, retry, digest))
-            continue
-        _known(
-            item,
-            key,
-            {
-                "type",
-                "name",
-                "topics",
-                "host",
-                "port",
-                "security",
-                "username",
-                "password_env",
-                "password_file",
-                "from",
-                "to",
-                "timeout",
-                "retry",
-                "digest",
-                "ca_file",
-            },
-        )
-        security = _get(item, f"{key}.security", "security", str, "starttls")
-        if security not in SECURITY:
-            raise ConfigError(
-                f"{key}.security", f"expected one of {', '.join(SECURITY)}, got {security!r}"
-            )
-        default_port = {"none": 25, "starttls": 587, "tls": 465}[security]
-        port = _get(item, f"{key}.port", "port", int, default_port)
-        if not 0 < port < 65536:
-            raise ConfigError(f"{key}.port", f"not a port number: {port}")
-        to = item.get("to")
-        recipients: tuple[str, ...]
-        if isinstance(to, str):
-            recipients = (_address(to, f"{key}.to"),)
-        else:
-            recipients = tuple(
-                _address(address, f"{key}.to[{n}]")
-                for n, address in enumerate(_strings(item, f"{key}.to", "to"))
-            )
-        if not recipients:
-            raise ConfigError(f"{key}.to", "at least one recipient is needed")
-        host = _require(item, key, "host", str)
-        _no_controls(host, f"{key}.host")
-        username = _get(item, f"{key}.username", "username", str, "")
-        _no_controls(username, f"{key}.username")
-        password_file = item.get("password_file")
-        ca_file = item.get("ca_file")
-        if ca_file is not None and not isinstance(ca_file, str):
-            raise ConfigError(f"{key}.ca_file", f"expected a path, got {ca_file!r}")
-        channels.append(
-            EmailAlert(
-                name=name,
-                topics=topics,
-                host=host,
-                port=port,
-                security=security,
-                sender=_address(_require(item, key, "from", str), f"{key}.from"),
-                to=recipients,
-                username=username or None,
-                password_env=_get(
-                    item, f"{key}.password_env", "password_env", str, "SYNDICATOR_SMTP_PASSWORD"
-                ),
-                password_file=_path(password_file, f"{key}.password_file", base)
-                if isinstance(password_file, str)
-                else None,
-                timeout=parse_duration(item.get("timeout", 30), f"{key}.timeout", TIMEOUT),
-                retry=retry,
-                ca_file=_path(ca_file, f"{key}.ca_file", base) if ca_file else None,
-                digest=digest,
-            )
-        )
-    _unique((c.name for c in channels), "alerts", "alert channel")
-    return tuple(channels)
-
-
-def _webhook(
-    item: Mapping[str, Any],
-    key: str,
-    base: Path,
-    name: str,
-    topics: tuple[str, ...] | None,
-    retry: float,
-    digest: float | None,
-) -> WebhookAlert:
-    _known(
-        item, key, {"type", "name", "topics", "url", "secret_file", "timeout", "retry", "digest"}
-    )
-    raw = _require(item, key, "url", str).strip()
-    url = http_url(raw)
-    if url is None or not urlsplit(url).hostname:
-        raise ConfigError(f"{key}.url", f"expected an http(s) URL, got {redact_url(raw)!r}")
-    # The URL itself may be a capability (a token in its path): masked in whatever is logged.
-    remember_secrets(*url_secrets(url), *webhook_path_secrets(url))
-    secret_file = item.get("secret_file")
-    if secret_file is None and not os.environ.get(WEBHOOK_SECRET_ENV):
-        raise ConfigError(
-            f"{key}.secret_file",
-            f"a webhook is signed: set secret_file, or put the secret in ${WEBHOOK_SECRET_ENV}",
-        )
-    return WebhookAlert(
-        name=name,
-        topics=topics,
-        url=url,
-        secret_file=None if secret_file is None else _path(secret_file, f"{key}.secret_file", base),
-        timeout=parse_duration(item.get("timeout", 30), f"{key}.timeout", TIMEOUT),
-        retry=retry,
-        digest=digest,
-    )
-
-
-def webhook_path_secrets(url: str) -> list[str]:
-    """The path segments of a webhook URL long enough to be a token (`/hooks/T0/B0/XXXX`):
-    many services put the credential there. Shorter ones are words, not worth masking."""
-    return [p for p in urlsplit(url).path.split("/") if len(p) >= 16]
-
-
-def _apprise(
-    item: Mapping[str, Any],
-    key: str,
-    name: str,
-    topics: tuple[str, ...] | None,
-    retry: float,
-    digest: float | None,
-) -> AppriseAlert:
-    _known(item, key, {"type", "name", "topics", "urls", "retry", "digest"})
-    urls = item.get("urls")
-    if isinstance(urls, str):
-        urls = [urls]
-    if "urls" not in item:
-        raise ConfigError(f"{key}.urls", "is required (a list of Apprise URLs)")
-    found = _strings({"urls": urls}, f"{key}.urls", "urls")
-    if not found:
-        raise ConfigError(f"{key}.urls", "at least one Apprise URL is needed")
-    try:
-        import apprise
-    except ImportError:
-        raise ConfigError(
-            f"{key}.type",
-            "the apprise channel needs the Apprise package: pip install 'syndicator[apprise]'",
-        ) from None
-    shown_urls = []
-    for n, url in enumerate(found):
-        _no_controls(url, f"{key}.urls[{n}]")
-        plugin = apprise.Apprise.instantiate(url.strip(), suppress_exceptions=True)
-        scheme = url.partition("://")[0]
-        if plugin is None or isinstance(plugin, bool):
-            raise ConfigError(
-                f"{key}.urls[{n}]", f"Apprise does not understand this {scheme}:// URL"
-            )
-        privacy_url: Callable[..., object] = plugin.url  # Apprise's own redaction
-        private = str(privacy_url(privacy=True)).partition("?")[0]
-        # Whatever Apprise's privacy mode hides is a token: masked wherever it is logged.
-        words = set(re.split(r"[/:@?&=#]+", private))
-        tokens = [w for w in re.split(r"[/:@?&=#]+", url) if w and w not in words]
-        remember_secrets(*([url, *tokens] if tokens else []), *url_secrets(url))
-        shown_urls.append(private)
-    return AppriseAlert(
-        name=name,
-        topics=topics,
-        urls=tuple(u.strip() for u in found),
-        shown_urls=tuple(shown_urls),
-        retry=retry,
-        digest=digest,
-    )
-
-
-def _address(value: str, key: str) -> str:
-    """A mail address as the message header will carry it; refused now rather than at the
-    first alert, where it would fail every delivery."""
-    _no_controls(value, key)
-    if not value.strip():
-        raise ConfigError(key, "expected a mail address, got an empty string")
-    try:
-        EmailMessage()["To"] = value
-    except Exception as exc:  # the email package's header parser has more than one failure
-        raise ConfigError(key, f"not a mail address: {value!r} ({exc})") from None
-    return value
-
-
-def _name(item: Mapping[str, Any], key: str) -> str:
-    name = _require(item, key, "name", str)
-    if not _NAME.match(name):
-        raise ConfigError(
-            f"{key}.name",
-            f"{name!r} must start with a letter or digit and use only letters, digits, "
-            "'.', '-', '_' (it becomes a file name)",
-        )
-    if name.lower() in _RESERVED:
-        raise ConfigError(f"{key}.name", f"{name!r} is reserved")
-    return name
-
-
-def _table(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = raw.get(key, {})
-    if not isinstance(value, Mapping):
-        raise ConfigError(key, "expected a table")
-    return value
-
-
-def _array(raw: Mapping[str, Any], key: str) -> list[Any]:
-    value = raw.get(key, [])
-    if not isinstance(value, list):
-        raise ConfigError(key, f"expected an array of tables ([[{key}]])")
-    return value
-
-
-def _require(item: Mapping[str, Any], key: str, name: str, kind: type[T]) -> T:
-    if name not in item:
-        raise ConfigError(f"{key}.{name}", "is required")
-    return _get(item, f"{key}.{name}", name, kind, None)
-
-
-def _get(item: Mapping[str, Any], full: str, name: str, kind: type[T], default: T | None) -> T:
-    value = item.get(name, default)
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise ConfigError(full, f"expected {kind.__name__}, got {value!r}")
-    return value
-
-
-def _strings(item: Mapping[str, Any], full: str, name: str) -> tuple[str, ...]:
-    value = item.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(full, f"expected a list of strings, got {value!r}")
-    return tuple(value)
-
-
 DEFAULT_STATE = "state/syndicator.sqlite"
 _STATE_URL = re.compile(r"(?i)postgres(?:ql)?://")
 
@@ -908,25 +527,3 @@ def state_secrets(url: str) -> list[str]:
     that is no secret, and masking it would mask it in every word (`postgres`, `postgresql`)."""
     userinfo = urlsplit(url).netloc.rpartition("@")[0]
     return [s for s in url_secrets(url) if ":" in userinfo or s != userinfo]
-
-
-def _path(value: object, key: str, base: Path) -> Path:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(key, f"expected a path, got {value!r}")
-    return (base / Path(value).expanduser()).resolve()
-
-
-def _known(item: Mapping[str, Any], key: str, allowed: set[str]) -> None:
-    """Unknown keys are usually typos; silently ignoring them hides the user's intent."""
-    for name in item:
-        if name not in allowed:
-            where = f"{key}.{name}" if key else name
-            raise ConfigError(where, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
-
-
-def _unique(names: Any, key: str, what: str) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise ConfigError(key, f"two {what}s are named {name!r}")
-        seen.add(name)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import tomlkit
 from tomlkit.items import AoT, Array
 
-from syndicator.config import _NAME, _RESERVED
+from syndicator.config_values import _NAME, _RESERVED
 from syndicator.errors import SyndicatorError
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Alerts through Apprise: Matrix, Telegram, Slack, Discord, ntfy, Gotify and the many other
 services whose URLs Apprise understands, one notification per story (or per topic digest).
 
-Apprise is an optional extra (`pip install 'syndicator[apprise]'`); config.py refuses an
+Apprise is an optional extra (`pip install 'syndicator[apprise]'`); config_alerts.py refuses an
 apprise channel without it, naming the key. Apprise URLs hold tokens, so they are shown only
 as Apprise's own privacy mode writes them, and every token is masked in the log. A refused
 notification is retried with back-off like any other; Apprise does not tell "never" from
@@ -73,7 +73,7 @@ class AppriseSender:
         )
 
     def _notify(self, title: str, body: str) -> None:
-        import apprise  # config.py made sure it is installed
+        import apprise  # config_alerts.py made sure it is installed
 
         notifier = apprise.Apprise()
         for url in self._channel.urls:
@@ -86,7 +86,7 @@ class AppriseSender:
         finally:
             apprise_log.removeHandler(said)
         if not ok:
-            # Apprise's own words, tokens masked (config.py remembered them), one line.
+            # Apprise's own words, tokens masked (config_alerts.py remembered them), one line.
             reason = "; ".join(dict.fromkeys(said.lines)) or "notification failed"
             targets = ", ".join(self._channel.shown_urls)
             raise DeliveryError(shown(f"apprise {targets}: {reason}"))
