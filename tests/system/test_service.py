@@ -233,7 +233,10 @@ def test_requests_to_one_host_are_spaced(tmp_path: Path, feed_server: FeedServer
     assert run_cli("run", "--once", "--config", str(config)).returncode == 0
     starts = sorted(r.at for r in feed_server.log)
     assert len(starts) == 4
-    assert all(b - a >= 0.25 for a, b in itertools.pairwise(starts)), starts
+    # The client spaces the starts by 0.3 s; the server sees them with the scheduling jitter of
+    # a loaded machine (70 ms seen), so each gap is allowed that much, the whole run none.
+    assert all(b - a >= 0.2 for a, b in itertools.pairwise(starts)), starts
+    assert starts[-1] - starts[0] >= 3 * 0.3 - 0.05, starts
 
 
 def test_websub_hub_is_advertised_and_pinged_on_change(
