@@ -55,7 +55,6 @@ def default_node() -> str:
     return socket.gethostname()
 
 
-
 class SQLStore(Reports, StoryJoins, Outbox, Leases, Memory):
     """The Store and ClusterStore protocols on a SQL database; subclasses supply the dialect.
 
