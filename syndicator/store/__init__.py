@@ -1,7 +1,9 @@
 """Where state lives: sources, entries and their stories, topic hits, the alert outbox.
 
 - api.py: the Store and ClusterStore protocols every implementation keeps, and entry_uid;
-- sql.py: SQLStore, the queries and story logic both databases share;
+- sql.py: SQLStore, what both databases share, one mixin per domain: sqlbase.py (the
+  connection protocols and the dialect's seam), stories_sql.py (stories), outbox.py,
+  leases.py (source states, leases, host slots), memory.py (template memory, full-text pages);
 - sqlite.py: SQLiteStore, the embedded implementation (one file, WAL, one writer);
 - postgres.py: PostgresStore, the shared one (several nodes, psycopg 3; the cluster extra);
 - schema.py: the tables of both and their migrations;
