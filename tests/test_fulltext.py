@@ -301,19 +301,3 @@ def test_a_schema_6_state_gets_the_new_tables(backend: Backend) -> None:
     assert again.fulltext_counts() == {"s": (1, 0)} and again.template_history("s") == []
     (version,) = again._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
     assert version == str(SCHEMA_VERSION)
-
-
-def test_the_status_page_counts_full_text_fetches_per_source() -> None:
-    from syndicator.page import SourceStatus, Status, render
-
-    page = render(
-        Status(
-            sources=(
-                SourceStatus("zeitung", "https://z.example/feed", None, (), (7, 2)),
-                SourceStatus("blog", "https://b.example/feed", None, ()),
-            )
-        ),
-        [],
-    )
-    assert page.count("<dt>full text</dt>") == 1  # the source that asks for it only
-    assert "<dt>full text</dt><dd>7 fetched, 2 failed</dd>" in page
