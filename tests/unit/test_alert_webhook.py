@@ -73,8 +73,6 @@ def queue(store: SQLStore, *stories: tuple[str, str, tuple[TopicHit, ...]], now:
 
 
 NATO = (TopicHit("nato", ("NATO",)),)
-
-
 TOKEN = "T0SECRETPATHTOKEN42xyz"
 
 

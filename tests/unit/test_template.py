@@ -21,10 +21,8 @@ from tests.conftest import FeedServer, write_config
 
 RULES = load_rules()
 
-
 # Finnish: "Read more news in the Yle app (12 comments)". No rule file has Finnish.
 JUNK = "Lue lisää uutisia Yle-sovelluksesta ({n} kommenttia)"
-
 
 ARTICLES = [
     "Helsingin kaupunginvaltuusto hyväksyi uuden pyöräilystrategian keskiviikkona.",
