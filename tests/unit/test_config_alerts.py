@@ -1,5 +1,6 @@
-"""The webhook and apprise sections of `[[alerts]]` (config.py): what they read, and each bad
-value names its key; without the apprise extra, the config says what to install."""
+"""The webhook and apprise sections of `[[alerts]]` (config_alerts.py, through load_config):
+what they read, and each bad value names its key; without the apprise extra, the config says
+what to install."""
 
 from __future__ import annotations
 
