@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from syndicator.store import SQLiteStore, SQLStore
+from tests.receiver import Receiver
 
 DATA = Path(__file__).parent / "data"
 REAL = DATA / "real"
@@ -181,6 +182,14 @@ def feed_server() -> Iterator[FeedServer]:
     server = FeedServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A loopback receiver of the alert channels' POSTs (webhook, Apprise's json:// and form://)."""
+    found = Receiver()
+    yield found
+    found.close()
 
 
 def free_port() -> int:

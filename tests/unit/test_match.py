@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from syndicator.errors import QueryError
 from syndicator.match import Matcher, compile_topics, explain_match, fold, parse_query, words
 from syndicator.match.acronyms import HEADS
-from syndicator.match.explain import evaluate, find_term, words_with_spans
-from syndicator.match.query import Node, Not, Term
+from syndicator.match.explain import Word, evaluate, find_term, words_with_spans
+from syndicator.match.query import WORD_RE, Node, Not, Term
 from syndicator.model import Topic, TopicHit
 from tests.conftest import DATA
 
@@ -699,3 +699,17 @@ def test_matcher_agrees_with_reference(qs: list[str], title: str, text: str, sou
         assert (topic.name in got) is expected, topic.query
         if expected:
             assert got[topic.name] == _reference_terms(parsed.root, title, text, source)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_words_with_spans_maps_every_word_back_to_the_text(text: str) -> None:
+    """The ASCII shortcut and the character cache give what folding each character gives."""
+    folded, origin = "", []
+    for i, ch in enumerate(text):
+        folded += fold(ch)
+        origin += [i] * len(fold(ch))
+    expected = [
+        Word(m.group(), origin[m.start()], origin[m.end() - 1] + 1)
+        for m in WORD_RE.finditer(folded)
+    ]
+    assert words_with_spans(text) == expected

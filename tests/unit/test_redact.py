@@ -9,13 +9,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from syndicator.redact import (
     SafeFormatter,
     is_secret_name,
     one_line,
+    origin_only,
     public_url,
     redact_text,
     redact_url,
@@ -225,3 +226,22 @@ def test_a_url_without_secrets_is_left_alone(parts: list[object]) -> None:
     query = "&".join(f"{n}={v}" for n, v in plain)
     url = f"{scheme}://{host}/{'/'.join(path)}" + (f"?{query}" if query else "") + "#top"
     assert redact_url(url) == public_url(url) == url
+
+
+# -- a webhook's URL: only its origin is shown -----------------------------------------------------
+
+
+def test_webhook_urls_are_shown_without_path_or_query() -> None:
+    assert origin_only("https://hooks.example/services/T0/B0/XYZ?token=1") == (
+        "https://hooks.example/***"
+    )
+    assert origin_only("http://[::1]:8080/") == "http://[::1]:8080/"
+    assert origin_only("http://user:pw@h:1/x") == "http://h:1/***"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(alphabet=st.characters(categories=["L", "N"]), min_size=8))
+def test_a_shown_webhook_url_never_holds_its_path(text: str, token: str) -> None:
+    origin_only(text)  # never raises, whatever the text
+    for url in (f"https://h.example/{token}", f"http://h:8080/x?{token}=1", f"https://h/#{token}"):
+        assert token not in origin_only(url)

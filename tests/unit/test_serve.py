@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import gzip
 import socket
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from syndicator.model import SourceState
 from syndicator.serve import ANSWERING_THREADS, FeedServer, SourceStatus, Status, _not_modified
+from tests.unit.test_page import _hostile_status
 
 FEED = b"<?xml version='1.0' encoding='UTF-8'?><feed xmlns='http://www.w3.org/2005/Atom'/>"
 
@@ -248,3 +250,19 @@ def test_symlinks_out_of_the_output_directory_are_not_followed(tmp_path: Path) -
     finally:
         server.stop()
     assert "alias.atom" in page and "leak.atom" not in page and "passwd.atom" not in page
+
+
+def test_the_server_renders_the_page_once_per_snapshot_and_list_of_feeds(tmp_path: Path) -> None:
+    from syndicator.serve import FeedServer as Server
+
+    server = Server(tmp_path, "127.0.0.1", 0)
+    server.start()
+    try:
+        server.status = _hostile_status()
+        first = server.page(["all.atom"])
+        assert server.page(["all.atom"]) is first  # a reload costs no rendering
+        assert b"nato.atom" in server.page(["all.atom", "nato.atom"])
+        server.status = dataclasses.replace(server.status, updated=200.0)  # the next cycle's
+        assert server.page(["all.atom"]) != first
+    finally:
+        server.stop()

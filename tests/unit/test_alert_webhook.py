@@ -1,15 +1,14 @@
-"""The webhook channel against a real loopback receiver: the receiver verifies each signature
-over the exact body; 500s and timeouts are retried with back-off until accepted, and sent
-once; 408 and 429 are retried; any other 4xx is refused for good, never retried and shown as
-failed by `syndicator status`; digests; the per-channel topics filter through a real run; no
-secret or URL token in the log."""
+"""The webhook sender (syndicator/alert/webhook.py) against a real loopback receiver, in
+process: the receiver verifies each signature over the exact body; 500s and timeouts are
+retried with back-off until accepted, and sent once; 408 and 429 are retried; any other 4xx is
+refused for good and never retried; digests; notices; the README's verifying snippet. The
+command-level runs are in tests/system/test_webhook.py."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from hypothesis import strategies as st
 from syndicator.alert import deliver, retry_delay
 from syndicator.alert.webhook import WebhookSender, alert_body, encode, sign, verify
 from syndicator.config import WebhookAlert, load_config
-from syndicator.errors import ConfigError
 from syndicator.model import (
     CleanEntry,
     NewEntry,
@@ -30,22 +28,13 @@ from syndicator.model import (
     StoredEntry,
     TopicHit,
 )
-from syndicator.page import render
-from syndicator.pipeline import Pipeline
 from syndicator.redact import origin_only
-from syndicator.service import snapshot
 from syndicator.store import SQLiteStore, SQLStore
-from tests.conftest import FeedServer, Route, run_cli, write_config
+from tests.conftest import ROOT
 from tests.receiver import Answer, Receiver
+from tests.unit.test_config_alerts import _hook_config
 
 SECRET = "webhook-secret-Zq81xP0w"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.close()
 
 
 def channel(
@@ -84,6 +73,7 @@ def queue(store: SQLStore, *stories: tuple[str, str, tuple[TopicHit, ...]], now:
 
 
 NATO = (TopicHit("nato", ("NATO",)),)
+TOKEN = "T0SECRETPATHTOKEN42xyz"
 
 
 def test_the_receiver_verifies_the_signature_and_reads_the_story(
@@ -208,54 +198,6 @@ def test_a_digest_is_one_signed_post_per_topic_after_the_period(
     assert json.loads(receiver.received[1].body)["topics"] == ["sport"]
 
 
-# -- the config ---------------------------------------------------------------------------------
-
-
-def _hook_config(tmp_path: Path, lines: str) -> Path:
-    return write_config(
-        tmp_path,
-        f'[[topics]]\nname = "nato"\nquery = "NATO"\n[[alerts]]\ntype = "webhook"\n{lines}\n',
-    )
-
-
-def test_config_reads_a_webhook_with_a_config_relative_secret_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("SYNDICATOR_WEBHOOK_SECRET", raising=False)
-    config = load_config(
-        _hook_config(
-            tmp_path,
-            'url = "https://hooks.example/T0/abcdefghijklmnopqrstuv"\nsecret_file = "hook.key"\n'
-            'topics = ["nato"]\ndigest = "1h"\nretry = "30s"',
-        )
-    )
-    (hook,) = config.alerts
-    assert isinstance(hook, WebhookAlert)
-    assert hook.secret_file == tmp_path / "hook.key" and hook.topics == ("nato",)
-    assert hook.digest == 3600 and hook.retry == 30 and hook.name == "webhook"
-
-
-@pytest.mark.parametrize(
-    ("lines", "key"),
-    [
-        ('url = "https://hooks.example/x"', "alerts[0].secret_file"),  # no secret anywhere
-        ('url = "ftp://hooks.example/x"\nsecret_file = "k"', "alerts[0].url"),
-        ('url = "https:///x"\nsecret_file = "k"', "alerts[0].url"),
-        ('secret_file = "k"', "alerts[0].url"),
-        ('url = "https://h/"\nsecret_file = "k"\ndigest = "1s"', "alerts[0].digest"),
-        ('url = "https://h/"\nsecret_file = "k"\nsecret = "inline"', "alerts[0].secret"),
-        ('url = "https://h/"\nsecret_file = "k"\ntopics = ["nope"]', "alerts[0].topics"),
-    ],
-)
-def test_config_errors_name_the_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: str, key: str
-) -> None:
-    monkeypatch.delenv("SYNDICATOR_WEBHOOK_SECRET", raising=False)
-    with pytest.raises(ConfigError) as caught:
-        load_config(_hook_config(tmp_path, lines))
-    assert caught.value.key == key
-
-
 def test_the_secret_may_come_from_the_environment(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -270,145 +212,6 @@ def test_the_secret_may_come_from_the_environment(
     assert receiver_verifies(
         got.body, got.headers["x-syndicator-signature"], "from-the-environment-1"
     )
-
-
-# -- a real run: the topics filter, the guard's named endpoint, status, the log -----------------
-
-RSS = """<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0"><channel><title>t</title><link>https://example.org/</link>
-<item><guid>a</guid><title>NATO-Gipfel in Vilnius</title><link>https://example.org/nato</link>
-<description>Die NATO berät in Vilnius.</description></item>
-<item><guid>b</guid><title>Olympia in Paris</title><link>https://example.org/olympia</link>
-<description>Olympia beginnt in Paris.</description></item>
-</channel></rss>""".encode()
-
-TOKEN = "T0SECRETPATHTOKEN42xyz"
-
-
-def test_a_run_posts_only_the_channels_topics_and_logs_no_secret(
-    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
-) -> None:
-    feed_server.routes["/feed.rss"] = Route(RSS)
-    (tmp_path / "hook.key").write_text(SECRET, encoding="utf-8")
-    config = write_config(
-        tmp_path,
-        f"""
-[[sources]]
-name = "news"
-url = "{feed_server.base}/feed.rss"
-
-[[topics]]
-name = "nato"
-query = "NATO"
-
-[[topics]]
-name = "sport"
-query = "Olympia"
-
-[[alerts]]
-type = "webhook"
-name = "sport-hook"
-url = "{receiver.base}/services/{TOKEN}"
-secret_file = "hook.key"
-topics = ["sport"]
-""",
-    )
-    receiver.script = [Answer(503, body=f"echo {SECRET}".encode())]  # a receiver that leaks
-    first = run_cli("--log-level", "DEBUG", "run", "--once", "--config", str(config))
-    assert first.returncode == 0, first.stderr
-    assert [r.answered for r in receiver.received] == [503]
-    status = run_cli("status", "--config", str(config))
-    assert "sport-hook: 1 pending, 0 sent, 1 retrying" in status.stdout
-    check = run_cli("check", "--config", str(config))
-    assert f"sport-hook: webhook to {receiver.base}/***, sport" in check.stdout
-    # The loopback receiver is allowed: its host:port is the one the user named.
-    assert "refused" not in status.stdout
-    for output in (first.stdout, first.stderr, status.stdout, status.stderr, check.stdout):
-        assert SECRET not in output and TOKEN not in output
-    assert origin_only(f"{receiver.base}/services/{TOKEN}") in first.stderr  # shown, redacted
-
-
-def test_a_run_delivers_the_filtered_story_signed(
-    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
-) -> None:
-    feed_server.routes["/feed.rss"] = Route(RSS)
-    config = write_config(
-        tmp_path,
-        f"""
-[[sources]]
-name = "news"
-url = "{feed_server.base}/feed.rss"
-
-[[topics]]
-name = "nato"
-query = "NATO"
-
-[[topics]]
-name = "sport"
-query = "Olympia"
-
-[[alerts]]
-type = "webhook"
-url = "{receiver.base}/hook"
-topics = ["sport"]
-""",
-    )
-    result = run_cli(
-        "run", "--once", "--config", str(config), env={"SYNDICATOR_WEBHOOK_SECRET": SECRET}
-    )
-    assert result.returncode == 0, result.stderr
-    (got,) = receiver.received  # the NATO story is not this channel's
-    assert receiver_verifies(got.body, got.headers["x-syndicator-signature"])
-    (story,) = json.loads(got.body)["stories"]
-    assert story["title"] == "Olympia in Paris" and story["topics"] == ["sport"]
-    assert story["matched"] == {"sport": ["Olympia"]}
-
-
-def test_status_shows_a_refused_alert_as_failed_with_its_error(
-    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    feed_server.routes["/feed.rss"] = Route(RSS)
-    config = write_config(
-        tmp_path,
-        f"""
-[[sources]]
-name = "news"
-url = "{feed_server.base}/feed.rss"
-
-[[topics]]
-name = "nato"
-query = "NATO"
-
-[[alerts]]
-type = "webhook"
-name = "hook"
-url = "{receiver.base}/hook"
-""",
-    )
-    receiver.default = Answer(404, body=b"unknown hook")
-    env = {"SYNDICATOR_WEBHOOK_SECRET": SECRET}
-    assert run_cli("run", "--once", "--config", str(config), env=env).returncode == 0
-    assert run_cli("run", "--once", "--config", str(config), env=env).returncode == 0
-    assert len(receiver.received) == 1  # refused for good: the second run did not try again
-    status = run_cli("status", "--config", str(config), env=env)
-    assert "Alerts: 0 pending, 0 sent, 1 failed" in status.stdout
-    assert "hook: 0 pending, 0 sent, 1 failed (refused for good, not retried; last error: " in (
-        status.stdout
-    )
-    assert "answered 404: unknown hook)" in status.stdout
-
-    # The daemon's page shows it as failed too, with the error.
-    with monkeypatch.context() as m:
-        m.setenv("SYNDICATOR_WEBHOOK_SECRET", SECRET)
-        loaded = load_config(config)
-    store = SQLiteStore(loaded.state)
-    try:
-        page = render(snapshot(Pipeline(loaded, store, senders=[])), [])
-    finally:
-        store.close()
-    assert "0 pending, 0 sent, " in page
-    assert '<span class="state-failing">1 failed</span>' in page
-    assert "answered 404: unknown hook" in page
 
 
 # -- the signature over arbitrary text ------------------------------------------------------------
@@ -445,18 +248,10 @@ def test_the_signature_over_any_story_verifies_and_no_other_does(
     assert "\x1b" not in story["title"] and "\n" not in story["title"]
 
 
-def test_webhook_urls_are_shown_without_path_or_query() -> None:
-    assert origin_only("https://hooks.example/services/T0/B0/XYZ?token=1") == (
-        "https://hooks.example/***"
-    )
-    assert origin_only("http://[::1]:8080/") == "http://[::1]:8080/"
-    assert origin_only("http://user:pw@h:1/x") == "http://h:1/***"
-
-
 def test_the_readmes_receiver_snippet_verifies_a_real_request(
     tmp_path: Path, receiver: Receiver, secret_file: Path
 ) -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- webhook-verify -->")[1].split("<!-- /webhook-verify -->")[0]
     code = block.strip().removeprefix("```python").removesuffix("```")
     scope: dict[str, object] = {}
@@ -500,11 +295,3 @@ def test_an_unreachable_receiver_is_retried_with_a_reason(
     assert deliver(store, [WebhookSender(channel(url, secret_file))], now=1) == (0, 1)
     error = store.channel_counts()["hook"].last_error or ""
     assert error.startswith(f"webhook {origin_only(url)}: ConnectError") and TOKEN not in error
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(), st.text(alphabet=st.characters(categories=["L", "N"]), min_size=8))
-def test_a_shown_webhook_url_never_holds_its_path(text: str, token: str) -> None:
-    origin_only(text)  # never raises, whatever the text
-    for url in (f"https://h.example/{token}", f"http://h:8080/x?{token}=1", f"https://h/#{token}"):
-        assert token not in origin_only(url)

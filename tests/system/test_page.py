@@ -1,10 +1,8 @@
 """The status page as a person sees it: in headless Chromium, from a running daemon, at a phone's
-width and a desktop's, in light and dark; and the pure parts (escaping, highlighting, the
-chart, the store's bounded read) with plain values."""
+width and a desktop's, in light and dark. Its pure parts are tested in tests/unit/test_page.py."""
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import re
 import shutil
@@ -15,199 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from syndicator.errors import StoreError
-from syndicator.match.explain import Word, term_spans, words_with_spans
-from syndicator.match.query import WORD_RE, fold
-from syndicator.model import (
-    Carrier,
-    CleanEntry,
-    MatchedStory,
-    NewAlert,
-    NewEntry,
-    ParsedEntry,
-    SourceState,
-    TopicHit,
-)
-from syndicator.page import ChannelStatus, SourceStatus, Status, chart, render, snippet
-from syndicator.stories import sketch
-from tests.conftest import Backend, FeedServer, Route, free_port, running, wait_until, write_config
+from tests.conftest import FeedServer, Route, free_port, running, wait_until, write_config
+from tests.unit.test_page import SECRETS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-SECRETS = ("s3cretpass", "topsecret123")
 HOSTILE_XML = '<script>alert("x")</script> \'q\' "dq" & <img src=x onerror=alert(1)>'
-HOSTILE = '<script>alert("x")</script> NATO \'q\' "dq" & \x1b[2J\x07 <img src=x onerror=alert(1)>'
-
-
-# -- pure: escaping, highlighting, the chart ---------------------------------------------------
-
-
-def _hostile_status() -> Status:
-    story = MatchedStory(
-        id=1,
-        source=HOSTILE,
-        title=HOSTILE,
-        link='javascript:alert("x")',
-        text=f"Vorher. {HOSTILE} Die NATO-Staaten beraten. https://u:{SECRETS[0]}@h/x",
-        stamp=1.0,
-        terms=("NATO", HOSTILE),
-        carriers=(Carrier(HOSTILE, f"https://u:{SECRETS[0]}@h/c?apikey={SECRETS[1]}"),),
-    )
-    return Status(
-        topics=((HOSTILE, HOSTILE),),
-        sources=(
-            SourceStatus(
-                HOSTILE,
-                f"https://u:{SECRETS[0]}@h/f?apikey={SECRETS[1]}",
-                SourceState(HOSTILE, last_error=HOSTILE, failures=2, last_attempt=1.0),
-                (0, 3, 1),
-            ),
-        ),
-        problems=(HOSTILE,),
-        stories=((HOSTILE, (story,)),),
-        channels=(ChannelStatus(HOSTILE, 1, 2, 1, 0, HOSTILE),),
-        updated=100.0,
-    )
-
-
-def test_everything_shown_is_escaped_and_no_secret_or_script_link_is_in_the_page() -> None:
-    page = render(_hostile_status(), [f"{HOSTILE}.atom", "all.atom"])
-    assert "<script" not in page and "<img" not in page
-    assert 'href="javascript' not in page
-    for secret in SECRETS:
-        assert secret not in page
-    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", page), "a control character got through"
-    assert "\n" not in page
-    # What a reader sees of the hostile text is the text itself, escaped.
-    assert html.escape('<script>alert("x")</script>') in page
-    assert "\\x1b[2J\\x07" in page
-    assert 'href="https://h/f"' in page  # the source linked without its credentials
-
-
-def test_a_matched_word_is_marked_however_the_text_spells_it() -> None:
-    text = "Die Natoerweiterung und NATO-Staaten im Indo-Pazifik, nicht Anatolien."
-    assert [text[a:b] for a, b in term_spans(["NATO"], text)] == ["Natoerweiterung", "NATO"]
-    assert [text[a:b] for a, b in term_spans(["Indopazifik"], text)] == ["Indo-Pazifik"]
-    assert [text[a:b] for a, b in term_spans(['"Indo-Pazifik"'], text)] == ["Indo-Pazifik"]
-    assert [text[a:b] for a, b in term_spans(["Indo*"], text)] == ["Indo"]
-    shown = snippet(text, ["NATO", "Indopazifik"])
-    assert re.findall(r"<mark>(.*?)</mark>", shown) == ["Natoerweiterung", "NATO", "Indo-Pazifik"]
-    assert "Anatolien" in shown and "<mark>Anatolien" not in shown
-
-
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
-def test_words_with_spans_maps_every_word_back_to_the_text(text: str) -> None:
-    """The ASCII shortcut and the character cache give what folding each character gives."""
-    folded, origin = "", []
-    for i, ch in enumerate(text):
-        folded += fold(ch)
-        origin += [i] * len(fold(ch))
-    expected = [
-        Word(m.group(), origin[m.start()], origin[m.end() - 1] + 1)
-        for m in WORD_RE.finditer(folded)
-    ]
-    assert words_with_spans(text) == expected
-
-
-def test_a_snippet_starts_near_the_first_match_of_a_long_text() -> None:
-    text = "Wort " * 400 + "Die NATO tagt. " + "Ende " * 400
-    shown = snippet(text, ["NATO"])
-    assert shown.startswith("… ") and shown.endswith(" …")
-    assert "<mark>NATO</mark>" in shown and len(shown) < 400
-
-
-def test_the_chart_has_a_bar_per_day_scaled_to_the_busiest() -> None:
-    svg = chart((0, 5, 10), today=86400 * 3)
-    heights = [int(h) for h in re.findall(r'class="bar"[^>]*height="(\d+)"', svg)]
-    assert len(heights) == 3 and heights[0] == 0 and heights[2] == 30 and 0 < heights[1] < 30
-    assert "15 entries in the last 3 days" in svg
-
-
-def test_the_server_renders_the_page_once_per_snapshot_and_list_of_feeds(tmp_path: Path) -> None:
-    from syndicator.serve import FeedServer as Server
-
-    server = Server(tmp_path, "127.0.0.1", 0)
-    server.start()
-    try:
-        server.status = _hostile_status()
-        first = server.page(["all.atom"])
-        assert server.page(["all.atom"]) is first  # a reload costs no rendering
-        assert b"nato.atom" in server.page(["all.atom", "nato.atom"])
-        server.status = dataclasses.replace(server.status, updated=200.0)  # the next cycle's
-        assert server.page(["all.atom"]) != first
-    finally:
-        server.stop()
-
-
-# -- the store's read: both databases ---------------------------------------------------------
-
-
-def _entry(
-    key: str, source: str, title: str, link: str, text: str, hits: tuple[str, ...]
-) -> NewEntry:
-    parsed = ParsedEntry(key=key, title=title, link=link, html=f"<p>{text}</p>")
-    clean = CleanEntry(title=title, link=link, html=f"<p>{text}</p>", text=text)
-    return NewEntry(
-        source, parsed, f"d-{key}", clean, tuple(TopicHit(t, ("NATO",)) for t in hits), sketch(text)
-    )
-
-
-def test_the_page_report_reads_the_newest_stories_their_carriers_and_entries_per_day(
-    backend: Backend,
-) -> None:
-    store = backend.open()
-    day = 86400.0
-    now = 100 * day + 3600
-    for i in range(15):  # one a day from 14 days before today up to today
-        text = f"Bericht {i}: die NATO tagt, Runde {i} von vielen, mit eigenen Worten {i * 7919}."
-        store.save_poll(
-            SourceState("wire"),
-            [_entry(f"k{i}", "wire", f"NATO {i}", f"https://a/{i}", text, ("nato",))],
-            [NewAlert("mail", 0, ("nato",))],
-            now - (14 - i) * day,
-        )
-    copy = "Bericht 14: die NATO tagt, Runde 14 von vielen, mit eigenen Worten 110866."
-    store.save_poll(
-        SourceState("daily"),
-        [_entry("c", "daily", "NATO 14", "https://a/14", copy, ("nato",))],
-        [],
-        now,
-    )
-    report = store.page_report(["nato", "none"], 10, 14, now)
-    titles = [s.title for s in report.stories["nato"]]
-    assert titles == [f"NATO {i}" for i in range(14, 4, -1)]  # newest first, ten of them
-    assert report.stories["none"] == ()
-    newest = report.stories["nato"][0]
-    assert newest.source == "wire" and newest.terms == ("NATO",)
-    assert newest.carriers == (Carrier("daily", "https://a/14"),) and newest.copies == 1
-    assert "NATO" in newest.text
-    assert report.daily["wire"] == (1,) * 14  # the 15th is older than the 14 days
-    assert report.daily["daily"] == (0,) * 13 + (1,)
-    mail = report.channels["mail"]
-    assert (mail.pending, mail.sent) == (15, 0)
-
-
-def test_an_older_database_gains_the_page_indexes(backend: Backend) -> None:
-    """Schema 6 had neither index: opening it adds them, on either database."""
-    store = backend.open()
-    store._db.execute("DROP INDEX hits_topic_entry")
-    store._db.execute("DROP INDEX entries_seen_source")
-    store._db.execute("UPDATE meta SET value='6' WHERE key='schema'")
-    if backend.kind == "sqlite":
-        names = "SELECT name FROM sqlite_master WHERE type='index'"
-    else:
-        names = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
-    with pytest.raises(StoreError, match="is at schema 6, older than this Syndicator"):
-        backend.open(read_only=True)  # a report neither upgrades it nor misreads it
-    assert "hits_topic_entry" not in {str(r[0]) for r in store._db.execute(names)}
-    again = backend.open()
-    indexes = {str(r[0]) for r in again._db.execute(names)}
-    assert {"hits_topic_entry", "entries_seen_source"} <= indexes
-    (version,) = again._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-    assert int(version) >= 7  # 7 gave the indexes; later versions keep them
 
 
 # -- in a real browser, from a running daemon ---------------------------------------------------

@@ -1,7 +1,8 @@
-"""Each source's learned template (syndicator/template.py): the decision, its guards, the
-cleaner's use of it, the memory in both stores, and the whole way through `run --once`,
-`clean --explain --source` and `reclean` on a loopback feed whose junk line is Finnish (no
-rule file knows Finnish)."""
+"""Each source's learned template (syndicator/template.py), in process: the decision and its
+guards, the cleaner's and the analyser's use of it, and a cluster worker learning and applying
+it, on a feed whose junk line is Finnish (no rule file knows Finnish). The memory in both
+stores is tests/unit/test_store_template.py; `run --once`, `clean --explain --source` and
+`reclean` are tests/system/test_template.py."""
 
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ from hypothesis import strategies as st
 from syndicator import template
 from syndicator.analyse import learn_from, with_template
 from syndicator.clean import clean_entry, load_rules
-from syndicator.model import CleanEntry, NewEntry, ParsedEntry, SourceState
-from syndicator.store import SQLStore
+from syndicator.model import CleanEntry, ParsedEntry
 from syndicator.template import MIN_HISTORY, WINDOW, Learned, Template, block_key, learn
-from tests.conftest import FeedServer, run_cli, write_config
+from tests.conftest import FeedServer, write_config
 
 RULES = load_rules()
 
@@ -143,30 +143,19 @@ def test_without_a_template_the_cleaner_writes_what_it_wrote() -> None:
         assert clean_entry(parsed(i), RULES, template=template.NOTHING) == plain
 
 
-# -- the memory, in both stores -------------------------------------------------------------
+@given(st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=6))
+def test_guard_no_body_is_emptied_whatever_its_lines(lines: list[str]) -> None:
+    """Every block of the entry is template: the cleaner keeps them all, whatever the text."""
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    entry = ParsedEntry("k", "t", "https://e/x", body)
+    first = clean_entry(entry, RULES, explain=False)
+    everything = Template(tuple(Learned(key, 9, 9) for key in first.blocks), 9)
+    again = clean_entry(entry, RULES, explain=False, template=everything)
+    if first.text.strip():
+        assert again.text.strip()
 
 
-def _new(i: int) -> NewEntry:
-    p = parsed(i)
-    return NewEntry("yle", p, f"d{i}", cleaned(i), ())
-
-
-def test_the_store_remembers_each_sources_recent_blocks(store: SQLStore) -> None:
-    store.save_poll(SourceState("yle"), [_new(0), _new(1)], [], 1.0)
-    history = store.template_history("yle")
-    assert [key for key, _ in history] == ["k0", "k1"]  # the poll's order: newest first
-    assert history[0][1] == cleaned(0).blocks
-    store.save_poll(SourceState("yle"), [_new(2)], [], 2.0)
-    assert [key for key, _ in store.template_history("yle")] == ["k2", "k0", "k1"]
-    assert store.template_history("other") == []
-    # Pruned to the window: only the newest entries are remembered.
-    many = [(f"m{i}", ("b",)) for i in range(WINDOW + 7)]
-    store.save_template_history("yle", many, 3.0)
-    kept = store.template_history("yle")
-    assert len(kept) == WINDOW and kept[0][0] == "m0"
-
-
-# -- the whole way: run --once, clean --explain --source, reclean, learn = false ------------
+# -- the analyser and a cluster worker, in process -------------------------------------------------
 
 
 def feed(items: range, junk: str = JUNK) -> bytes:
@@ -190,72 +179,6 @@ def _config(tmp_path: Path, url: str, extra: str = "") -> Path:
         f'[[sources]]\nname = "yle"\nurl = "{url}"\n{extra}\n'
         '[[topics]]\nname = "tampere"\nquery = "Tampereen"\n',
     )
-
-
-def _atom(tmp_path: Path) -> str:
-    return (tmp_path / "feeds" / "all.atom").read_text(encoding="utf-8")
-
-
-def test_run_once_removes_a_finnish_junk_line_and_keeps_every_article_word(
-    tmp_path: Path, feed_server: FeedServer
-) -> None:
-    from tests.conftest import Route
-
-    feed_server.routes["/yle.rss"] = Route(feed(range(10)))
-    config = _config(tmp_path, feed_server.base + "/yle.rss")
-    result = run_cli("run", "--once", "--config", str(config))
-    assert result.returncode == 0, result.stderr
-    atom = _atom(tmp_path)
-    assert "Lue lisää" not in atom
-    for i in range(10):
-        assert ARTICLES[i].split()[0] in atom and f"numero {i}" in atom
-
-    explained = run_cli(
-        "clean", feed_server.base + "/yle.rss", "--explain", "--source", "yle",
-        "--config", str(config),
-    )  # fmt: skip
-    assert explained.returncode == 0, explained.stderr
-    assert "template learned from 10 entries: 1 blocks" in explained.stdout
-    assert "[source-template (seen in 10 of 10 entries)] Lue lisää" in explained.stdout
-
-
-def test_history_accumulates_over_polls_and_reclean_applies_it_to_older_entries(
-    tmp_path: Path, feed_server: FeedServer
-) -> None:
-    from tests.conftest import Route
-
-    half = MIN_HISTORY // 2 + 1
-    feed_server.routes["/yle.rss"] = Route(feed(range(half)))
-    config = _config(tmp_path, feed_server.base + "/yle.rss")
-    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
-    assert _atom(tmp_path).count("Lue lisää") == half  # too little history: nothing learned
-    feed_server.routes["/yle.rss"] = Route(feed(range(half, 12)))
-    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
-    atom = _atom(tmp_path)
-    # The stored memory and this poll make 12: the new entries lose the line, older keep it.
-    assert atom.count("Lue lisää") == half
-    recleaned = run_cli("reclean", "--config", str(config))
-    assert recleaned.returncode == 0, recleaned.stderr
-    assert "source yle: template of 1 blocks learned from 12 entries" in recleaned.stdout
-    atom = _atom(tmp_path)
-    assert "Lue lisää" not in atom
-    assert all(ARTICLES[i].split()[0] in atom for i in range(12))
-
-
-def test_learn_false_turns_it_off(tmp_path: Path, feed_server: FeedServer) -> None:
-    from tests.conftest import Route
-
-    feed_server.routes["/yle.rss"] = Route(feed(range(10)))
-    config = _config(tmp_path, feed_server.base + "/yle.rss", "learn = false")
-    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
-    assert _atom(tmp_path).count("Lue lisää") == 10
-
-
-def test_a_bad_learn_value_names_the_key(tmp_path: Path) -> None:
-    config = _config(tmp_path, "http://127.0.0.1:9/f", 'learn = "yes"')
-    result = run_cli("check", "--config", str(config))
-    assert result.returncode == 2
-    assert "sources[0].learn" in result.stderr
 
 
 def test_a_cluster_worker_learns_and_applies_the_template_too(
@@ -303,15 +226,3 @@ def test_a_poll_applies_what_the_memory_taught_before_it(tmp_path: Path) -> None
         assert any(key.startswith("lue lisää") for key in entry.clean.blocks)
     alone = Analyser(config).analyse(job._replace(history=()))
     assert all("Lue lisää" in e.clean.text for e in alone.entries)  # 2 entries teach nothing
-
-
-@given(st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=6))
-def test_guard_no_body_is_emptied_whatever_its_lines(lines: list[str]) -> None:
-    """Every block of the entry is template: the cleaner keeps them all, whatever the text."""
-    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
-    entry = ParsedEntry("k", "t", "https://e/x", body)
-    first = clean_entry(entry, RULES, explain=False)
-    everything = Template(tuple(Learned(key, 9, 9) for key in first.blocks), 9)
-    again = clean_entry(entry, RULES, explain=False, template=everything)
-    if first.text.strip():
-        assert again.text.strip()
