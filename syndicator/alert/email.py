@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from syndicator.alert.secret import read_secret_file
 from syndicator.config import EmailAlert
 from syndicator.errors import DeliveryError
 from syndicator.model import Notice, PendingAlert, StoredEntry
@@ -70,11 +71,7 @@ class EmailSender:
     def _password(self) -> str:
         c = self._channel
         if c.password_file is not None:
-            try:
-                password = c.password_file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-                raise DeliveryError(f"cannot read password_file: {why}") from None
+            password = read_secret_file(c.password_file, "password_file")
         else:
             found = os.environ.get(c.password_env)
             if found is None:

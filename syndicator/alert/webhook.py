@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from syndicator import __version__
+from syndicator.alert.secret import read_secret_file
 from syndicator.config import WEBHOOK_SECRET_ENV, WebhookAlert
 from syndicator.errors import DeliveryError
 from syndicator.fetch import AddressGuard, endpoint, guarded_transport, retry_after
@@ -135,11 +136,7 @@ class WebhookSender:
     def _secret(self) -> bytes:
         c = self._channel
         if c.secret_file is not None:
-            try:
-                secret = c.secret_file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-                raise DeliveryError(f"cannot read secret_file: {why}") from None
+            secret = read_secret_file(c.secret_file, "secret_file")
         else:
             secret = os.environ.get(WEBHOOK_SECRET_ENV, "").strip()
         if not secret:
