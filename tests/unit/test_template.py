@@ -226,3 +226,37 @@ def test_a_poll_applies_what_the_memory_taught_before_it(tmp_path: Path) -> None
         assert any(key.startswith("lue lisää") for key in entry.clean.blocks)
     alone = Analyser(config).analyse(job._replace(history=()))
     assert all("Lue lisää" in e.clean.text for e in alone.entries)  # 2 entries teach nothing
+
+
+def test_a_template_applied_to_the_first_clean_is_the_template_applied_to_the_raw_body() -> None:
+    """with_template cleans the first clean's body again when only more blocks go (cheaper);
+    on every real feed, with a junk line added to each entry so that a template is learned,
+    that gives what cleaning the raw body with the template gives."""
+    from syndicator.errors import ParseError
+    from syndicator.parse import parse_feed
+    from tests.conftest import DATA
+
+    rules = load_rules()
+    checked = 0
+    for path in sorted((DATA / "real").iterdir()):
+        try:
+            feed = parse_feed(path.read_bytes(), "https://feed.example/", {})
+        except ParseError:  # not every file there is a feed
+            continue
+        entries = [
+            ParsedEntry(e.key, e.title, e.link, e.html + "<p>Kommentare: 5 · Teilen · Merken</p>")
+            for e in feed.entries
+        ]
+        firsts = [clean_entry(p, rules, explain=False) for p in entries]
+        learned = learn_from((), [(p.key, c.blocks) for p, c in zip(entries, firsts, strict=True)])
+        for parsed, first in zip(entries, firsts, strict=True):
+            cheap = with_template(parsed, first, rules, learned)
+            full = clean_entry(parsed, rules, explain=False, template=learned)
+            assert (cheap.html, cheap.text, cheap.title, cheap.link) == (
+                full.html,
+                full.text,
+                full.title,
+                full.link,
+            ), parsed.key
+            checked += cheap is not first
+    assert checked > 100  # the template was learned and applied on many entries
