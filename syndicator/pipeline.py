@@ -257,7 +257,7 @@ class Pipeline:
                 cycle.settled.append(self._not_modified(source, state, result, now, cycle.report))
             else:
                 loop = asyncio.get_running_loop()
-                known, history = await loop.run_in_executor(cycle.writer, self._memory, source.name)
+                known, history = await loop.run_in_executor(cycle.writer, self._memory, source)
                 job = Job(source.name, result.body, result.url, result.headers, known, history)
                 analysis = await self.workers.analyse(job, cycle.writer)
                 pages: list[FullTextPage] = []
@@ -272,10 +272,11 @@ class Pipeline:
             if self.progress is not None:
                 self.progress(cycle.report.polled, self._to_poll)
 
-    def _memory(self, source: str) -> tuple[dict[str, str], History]:
+    def _memory(self, source: Source) -> tuple[dict[str, str], History]:
         """What analysing a source's body needs of the store: its entries' digests, and its
-        template memory."""
-        return self.store.all_digests(source), tuple(self.store.template_history(source))
+        template memory (not read for a source that learns none)."""
+        history = tuple(self.store.template_history(source.name)) if source.learn else ()
+        return self.store.all_digests(source.name), history
 
     # -- full text for teasers -----------------------------------------------------------------
 

@@ -48,6 +48,23 @@ PRIVATE_FEED = b"""<?xml version="1.0" encoding="utf-8"?>
 """
 
 
+def _nato_alerted(smtp_port: int) -> str:
+    """The topic nato, alerted on the console and by email to the loopback SMTP server."""
+    return f"""[[topics]]
+name = "nato"
+query = "NATO"
+[[alerts]]
+type = "console"
+[[alerts]]
+type = "email"
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from = "s@example.org"
+to = ["a@example.org"]
+"""
+
+
 def test_source_credentials_reach_only_the_source(
     tmp_path: Path, feed_server: FeedServer, smtp: tuple[Mailbox, int]
 ) -> None:
@@ -71,19 +88,7 @@ url = "{base}/private/feed.xml?apikey={API_KEY}"
 [[sources]]
 name = "looping"
 url = "{base}/loop?token={TOKEN}"
-[[topics]]
-name = "nato"
-query = "NATO"
-[[alerts]]
-type = "console"
-[[alerts]]
-type = "email"
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-from = "s@example.org"
-to = ["a@example.org"]
-""",
+{_nato_alerted(smtp_port)}""",
     )
     feeds = tmp_path / "feeds"
     log_file = tmp_path / "daemon.log"
@@ -180,19 +185,7 @@ url = "{feed_server.base}/hostile.xml"
 [[sources]]
 name = "page"
 url = "{feed_server.base}/page"
-[[topics]]
-name = "nato"
-query = "NATO"
-[[alerts]]
-type = "console"
-[[alerts]]
-type = "email"
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-from = "s@example.org"
-to = ["a@example.org"]
-""",
+{_nato_alerted(smtp_port)}""",
     )
     run = run_cli("--log-level", "DEBUG", "run", "--once", "--config", str(config))
     assert run.returncode == 0, run.stderr

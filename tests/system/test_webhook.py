@@ -31,12 +31,10 @@ RSS = """<?xml version="1.0" encoding="utf-8"?>
 </channel></rss>""".encode()
 
 
-def test_a_run_posts_only_the_channels_topics_and_logs_no_secret(
-    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
-) -> None:
-    feed_server.routes["/feed.rss"] = Route(RSS)
-    (tmp_path / "hook.key").write_text(SECRET, encoding="utf-8")
-    config = write_config(
+def _news_config(tmp_path: Path, feed_server: FeedServer, alert: str) -> Path:
+    """The news source (RSS: one NATO story, one Olympia story), topics nato and sport, and
+    the one [[alerts]] table given."""
+    return write_config(
         tmp_path,
         f"""
 [[sources]]
@@ -52,6 +50,20 @@ name = "sport"
 query = "Olympia"
 
 [[alerts]]
+{alert.strip()}
+""",
+    )
+
+
+def test_a_run_posts_only_the_channels_topics_and_logs_no_secret(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+) -> None:
+    feed_server.routes["/feed.rss"] = Route(RSS)
+    (tmp_path / "hook.key").write_text(SECRET, encoding="utf-8")
+    config = _news_config(
+        tmp_path,
+        feed_server,
+        f"""
 type = "webhook"
 name = "sport-hook"
 url = "{receiver.base}/services/{TOKEN}"
@@ -78,22 +90,10 @@ def test_a_run_delivers_the_filtered_story_signed(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
     feed_server.routes["/feed.rss"] = Route(RSS)
-    config = write_config(
+    config = _news_config(
         tmp_path,
+        feed_server,
         f"""
-[[sources]]
-name = "news"
-url = "{feed_server.base}/feed.rss"
-
-[[topics]]
-name = "nato"
-query = "NATO"
-
-[[topics]]
-name = "sport"
-query = "Olympia"
-
-[[alerts]]
 type = "webhook"
 url = "{receiver.base}/hook"
 topics = ["sport"]
